@@ -1,0 +1,175 @@
+"""Python side of the agent protocol: build one batch, run it, parse the answer.
+
+One batch is one command on the host: a fixed PowerShell bootstrap passed as
+``-EncodedCommand`` (UTF-16LE base64) and, on stdin, two lines: the agent
+script (base64 of its UTF-8 bytes) and the request JSON. The bootstrap
+refuses any script whose SHA-256 differs from the one embedded in it, so
+nothing on stdin can become code; the request is parsed as JSON data only.
+See docs/agent-protocol.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from .ops import WRITE_OPS, validate_op
+
+PROTOCOL_VERSION = 1
+AGENT_PATH = Path(__file__).with_name("agent.ps1")
+
+# Exactly the shell's common arguments: ansible-core 2.19+ then passes the line
+# through without re-encoding (reference/ansible-winrm-wire.md section 1).
+POWERSHELL_PREFIX = "PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand "
+
+_BOOTSTRAP_TEMPLATE = r"""$ErrorActionPreference = 'Stop'
+$lines = @($input | ForEach-Object { ([string]$_).TrimEnd("`r") } | Where-Object { $_ -ne '' })
+function Write-Fatal([string]$Kind, [string]$Message) {
+    $msg = ConvertTo-Json -Compress -InputObject $Message
+    [Console]::Out.Write('{"v":1,"fatal":{"kind":"' + $Kind + '","message":' + $msg + '}}')
+    exit 1
+}
+if ($lines.Count -lt 2) { Write-Fatal 'invalid_request' 'expected the agent and the request on stdin' }
+$bytes = [Convert]::FromBase64String($lines[0])
+$sha = [Security.Cryptography.SHA256]::Create()
+$hash = [BitConverter]::ToString($sha.ComputeHash($bytes)).Replace('-', '').ToLowerInvariant()
+if ($hash -ne '__AGENT_SHA256__') { Write-Fatal 'invalid_request' 'agent script hash mismatch' }
+$agent = [ScriptBlock]::Create([Text.Encoding]::UTF8.GetString($bytes))
+& $agent -RequestJson $lines[1]
+"""
+
+# Marker the bootstrap carries so a reader of a command line (the lab, a log
+# reviewer) can tell an mssql.tls agent batch from anything else.
+BOOTSTRAP_MARKER = "# mssql.tls agent bootstrap v1"
+
+
+class AgentProtocolError(Exception):
+    """The host answered with something that is not an agent response."""
+
+
+@dataclass(frozen=True)
+class OpResult:
+    op: str
+    ok: bool
+    data: Any = None
+    error_kind: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    results: list[OpResult]
+    journal_id: str | None = None
+    conflict: bool = False
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+
+@lru_cache(maxsize=None)
+def agent_script() -> bytes:
+    return AGENT_PATH.read_bytes()
+
+
+def bootstrap_script(script: bytes) -> str:
+    digest = hashlib.sha256(script).hexdigest()
+    return BOOTSTRAP_MARKER + "\n" + _BOOTSTRAP_TEMPLATE.replace("__AGENT_SHA256__", digest)
+
+
+def encode_powershell(script: str) -> str:
+    return POWERSHELL_PREFIX + base64.b64encode(script.encode("utf-16-le")).decode("ascii")
+
+
+def build_request(ops: Sequence[Mapping[str, Any]], journal: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Validate ops against the spec and wrap them in a versioned request."""
+    checked = [validate_op(o) for o in ops]
+    request: dict[str, Any] = {"v": PROTOCOL_VERSION, "ops": checked}
+    if journal is not None:
+        if not isinstance(journal.get("id"), str) or not _JOURNAL_ID.match(journal["id"]):
+            raise ValueError("field 'journal.id': expected 1-64 characters of [A-Za-z0-9_.-]")
+        if not isinstance(journal.get("line"), str) or "\n" in journal["line"]:
+            raise ValueError("field 'journal.line': expected one JSON document on one line")
+        request["journal"] = {"id": journal["id"], "line": journal["line"]}
+    elif any(o["op"] in WRITE_OPS and o["op"] != "journal.append" for o in checked):
+        raise ValueError("field 'journal': a batch with write ops must carry a journal record")
+    return request
+
+
+def build_command(request: Mapping[str, Any], script: bytes | None = None) -> tuple[str, bytes]:
+    """Return (command line, stdin bytes) for one batch."""
+    script = agent_script() if script is None else script
+    stdin = base64.b64encode(script) + b"\n" + json.dumps(request, separators=(",", ":")).encode("utf-8") + b"\n"
+    return encode_powershell(bootstrap_script(script)), stdin
+
+
+_JOURNAL_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_JSON_LINE = re.compile(rb"^\s*\{")
+
+
+def parse_response(stdout: bytes, stderr: bytes, rc: int, request: Mapping[str, Any]) -> BatchResult:
+    """Turn the agent's stdout into a BatchResult; anything malformed raises AgentProtocolError."""
+    doc = None
+    for line in reversed(stdout.splitlines()):
+        if _JSON_LINE.match(line):
+            try:
+                doc = json.loads(line)
+                break
+            except ValueError:
+                continue
+    if not isinstance(doc, dict):
+        tail = (stderr or stdout)[-400:].decode("utf-8", "replace").strip()
+        raise AgentProtocolError(f"no agent response (rc={rc}): {tail or 'empty output'}")
+    if "fatal" in doc:
+        fatal = doc["fatal"] if isinstance(doc["fatal"], dict) else {}
+        raise AgentProtocolError(f"agent refused the batch ({fatal.get('kind')}): {fatal.get('message')}")
+    if doc.get("v") != PROTOCOL_VERSION or not isinstance(doc.get("results"), list):
+        raise AgentProtocolError(f"unexpected agent response version or shape: {str(doc)[:200]}")
+    ops = request["ops"]
+    if len(doc["results"]) != len(ops):
+        raise AgentProtocolError(f"agent returned {len(doc['results'])} results for {len(ops)} ops")
+    results = []
+    for spec, res in zip(ops, doc["results"]):
+        if not isinstance(res, dict) or not isinstance(res.get("ok"), bool):
+            raise AgentProtocolError(f"malformed result for op {spec['op']!r}")
+        err = res.get("error") if isinstance(res.get("error"), dict) else {}
+        results.append(
+            OpResult(
+                op=spec["op"],
+                ok=res["ok"],
+                data=res.get("data"),
+                error_kind=None if res["ok"] else str(err.get("kind", "error")),
+                error_message=None if res["ok"] else str(err.get("message", "")),
+            )
+        )
+    return BatchResult(
+        results=results,
+        journal_id=doc.get("journal_id"),
+        conflict=any(r.error_kind == "conflict" for r in results),
+        raw=doc,
+    )
+
+
+# (command line, stdin) -> (rc, stdout, stderr); the only thing a batch needs
+# from a connection, so the core is tested with a fake.
+Execute = Callable[[str, bytes], tuple[int, bytes, bytes]]
+
+
+def run_batch(
+    execute: Execute,
+    ops: Sequence[Mapping[str, Any]],
+    journal: Mapping[str, Any] | None = None,
+    script: bytes | None = None,
+) -> BatchResult:
+    """Run one batch: exactly one command on the host."""
+    request = build_request(ops, journal)
+    command, stdin = build_command(request, script)
+    rc, stdout, stderr = execute(command, stdin)
+    return parse_response(stdout, stderr, rc, request)
