@@ -1,0 +1,87 @@
+"""report.md: a fleet report that reads well in a terminal, a wiki or a change ticket."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+Text = Callable[[str], str]
+
+
+def _cell(value: Any) -> str:
+    return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def _matrix(report: Mapping[str, Any], text: Text) -> list[str]:
+    scenarios = [s["scenario"] for s in report["scenarios"]]
+    head = [text("report.host"), *(f"S{s}" for s in scenarios), text("report.other")]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for host in report["hosts"]:
+        if host["error"]:
+            cells = [text("report.unreachable")] * (len(scenarios) + 1)
+        else:
+            cells = ["✗" if s in host["scenarios"] else "✓" for s in scenarios]
+            others = sum(1 for f in host["findings"] if f.get("scenario") is None)
+            cells.append(str(others) if others else "-")
+        lines.append("| " + " | ".join([_cell(host["name"]), *cells]) + " |")
+    return lines
+
+
+def render_markdown(report: Mapping[str, Any], text: Text) -> str:
+    summary = report["summary"]
+    out = [
+        f"# {text('report.title')}",
+        "",
+        f"{text('report.generated')}: {report['generated_utc']}",
+        "",
+        f"## {text('report.summary')}",
+        "",
+        f"- {text('report.hosts')}: {summary['hosts']}",
+        f"- {text('report.hosts_with_findings')}: {summary['hosts_with_findings']}",
+        f"- {text('report.unreachable')}: {summary['unreachable']}",
+        *(f"- {text('severity.' + s)}: {n}" for s, n in summary["by_severity"].items()),
+        "",
+        f"## {text('report.matrix')}",
+        "",
+        *_matrix(report, text),
+        "",
+        f"## {text('report.scenarios')}",
+        "",
+        *(f"- **S{s['scenario']}**: {s['title']}" for s in report["scenarios"]),
+        "",
+        f"## {text('report.details')}",
+    ]
+    for host in report["hosts"]:
+        out += ["", f"### {host['name']}", ""]
+        if host["os_build"]:
+            out.append(f"{text('report.os_build')}: {host['os_build']}  ")
+        for inst in host["sql_instances"]:
+            out.append(f"SQL Server `{inst.get('name')}` {inst.get('version') or ''}  ")
+        if host["error"]:
+            out += ["", f"**{text('report.unreachable')}**: {host['error']}"]
+            continue
+        if not host["findings"]:
+            out += ["", text("report.no_findings")]
+            continue
+        out += [
+            "",
+            "| " + " | ".join(
+                text(k) for k in ("report.severity", "report.scenario", "report.finding", "report.fixable_by")
+            ) + " |",
+            "|---|---|---|---|",
+        ]
+        for f in host["findings"]:
+            scenario = f"S{f['scenario']}" if f.get("scenario") else "-"
+            out.append(
+                f"| {text('severity.' + f['severity'])} | {scenario} | {_cell(f['title'])} (`{f['id']}`) "
+                f"| {_cell(f.get('fixable_by') or '-')} |"
+            )
+        for f in host["findings"]:
+            out += [
+                "",
+                f"**{_cell(f['title'])}** (`{f['id']}`)",
+                "",
+                f"- {text('report.evidence')}: {f['evidence']}",
+                f"- {text('report.remediation')}: {f['remediation']}",
+            ]
+    return "\n".join(out) + "\n"
