@@ -1,0 +1,5 @@
+"""``python -m winlab ...``: see winlab.cli."""
+
+from winlab.cli import main
+
+raise SystemExit(main())

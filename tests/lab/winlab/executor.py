@@ -1,0 +1,285 @@
+"""Run one WinRM command: imitate the mssql.tls bootstrap, then the agent's batch.
+
+Semantics follow docs/agent-protocol.md: per-op results, the lab's own copy of
+the op table (OP_FIELDS, written by hand from the doc), a journal line before
+any op, `{"applied": i}` after each successful write, `{"done": ...}` at the
+end, a failed or conflicting write stops the batch (later ops `skipped`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from . import journal, op_certs, op_files, op_registry, op_services, op_system
+from .commandline import NotPowerShell, decode_script
+from .model import HostState
+from .opcore import OpContext, OpError
+from .runtime import CommandOutcome, Knobs
+from .sqlserver import LabClock
+
+BOOTSTRAP_MARKER = "# mssql.tls agent bootstrap v1"
+_DIGEST = re.compile(r"\$hash -ne '([0-9a-f]{64})'")
+
+# Field types per op, from the table in docs/agent-protocol.md.
+_S, _I, _B, _LS, _LI, _D, _E = "str", "int", "bool", "list[str]", "list[int]", "dict", "expect"
+OP_TYPES: dict[str, dict[str, str]] = {
+    "reg.read": {"path": _S, "depth": _I, "values": _LS},
+    "reg.write": {"path": _S, "name": _S, "type": _S, "value": _D, "expect": _E},
+    "reg.remove": {"path": _S, "name": _S, "recurse": _B, "expect": _E},
+    "cert.list": {"store": _S, "thumbprints": _LS},
+    "cert.prop.get": {"store": _S, "thumbprint": _S, "prop_id": _I},
+    "cert.prop.set": {"store": _S, "thumbprint": _S, "prop_id": _I, "data": _S, "expect": _E},
+    "cert.prop.clear": {"store": _S, "thumbprint": _S, "prop_id": _I, "expect": _E},
+    "svc.query": {"names": _LS},
+    "svc.restart": {"name": _S, "with_dependents": _B, "timeout_s": _I},
+    "cluster.query": {},
+    "cluster.restart": {"resource": _S, "timeout_s": _I},
+    "file.version": {"paths": _LS, "path_from": _D},
+    "file.tail": {"paths": _LS, "path_from": _D, "suffixes": _LS, "max_lines": _I, "pattern": _S},
+    "tls.suites": {},
+    "os.info": {},
+    "event.count": {"log": _S, "provider": _S, "ids": _LI, "since_hours": _I},
+    "journal.append": {"id": _S, "line": _S},
+    "journal.read": {"id": _S, "last": _I},
+}
+OP_FIELDS: dict[str, set[str]] = {name: set(fields) for name, fields in OP_TYPES.items()}
+REQUIRED: dict[str, set[str]] = {
+    "reg.read": {"path"},
+    "reg.write": {"path", "name", "type", "value"},
+    "reg.remove": {"path"},
+    "cert.prop.get": {"thumbprint", "prop_id"},
+    "cert.prop.set": {"thumbprint", "prop_id", "data"},
+    "cert.prop.clear": {"thumbprint", "prop_id"},
+    "svc.query": {"names"},
+    "svc.restart": {"name"},
+    "cluster.restart": {"resource"},
+    "event.count": {"log", "ids"},
+    "journal.append": {"id", "line"},
+}
+WRITE_OPS = frozenset(
+    {
+        "reg.write",
+        "reg.remove",
+        "cert.prop.set",
+        "cert.prop.clear",
+        "svc.restart",
+        "cluster.restart",
+        "journal.append",
+    }
+)
+_PATH_FROM_FIELDS = {"key", "value_name", "value_regex", "append"}
+
+Handler = Callable[[OpContext, dict[str, Any]], Any]
+HANDLERS: dict[str, Handler] = {
+    "reg.read": op_registry.reg_read,
+    "reg.write": op_registry.reg_write,
+    "reg.remove": op_registry.reg_remove,
+    "cert.list": op_certs.cert_list,
+    "cert.prop.get": op_certs.cert_prop_get,
+    "cert.prop.set": op_certs.cert_prop_set,
+    "cert.prop.clear": op_certs.cert_prop_clear,
+    "svc.query": op_services.svc_query,
+    "svc.restart": op_services.svc_restart,
+    "cluster.query": op_services.cluster_query,
+    "cluster.restart": op_services.cluster_restart,
+    "file.version": op_files.file_version,
+    "file.tail": op_files.file_tail,
+    "tls.suites": op_system.tls_suites,
+    "os.info": op_system.os_info,
+    "event.count": op_system.event_count,
+    "journal.append": journal.journal_append,
+    "journal.read": journal.journal_read,
+}
+
+
+def _type_ok(kind: str, value: Any) -> bool:
+    if kind == _E:
+        return value is None or isinstance(value, dict)
+    if isinstance(value, bool):
+        return kind == _B
+    if kind in (_LS, _LI):
+        item = str if kind == _LS else int
+        return isinstance(value, list) and all(isinstance(v, item) and not isinstance(v, bool) for v in value)
+    return isinstance(value, {"str": str, "int": int, "bool": bool, "dict": dict}[kind])
+
+
+def validate(op: Any) -> dict[str, Any]:
+    """Check one op against the lab's table; raises OpError(invalid_request) naming the field."""
+    if not isinstance(op, dict):
+        raise OpError("invalid_request", "expected each op to be an object")
+    name = op.get("op")
+    if name not in OP_TYPES:
+        raise OpError(
+            "invalid_request", f"field 'op': unknown op {name!r}, expected one of {sorted(OP_TYPES)}"
+        )
+    fields = OP_TYPES[name]
+    for key, value in op.items():
+        if key == "op":
+            continue
+        if key not in fields:
+            raise OpError(
+                "invalid_request", f"op {name!r}: unknown field {key!r}, expected one of {sorted(fields)}"
+            )
+        if not _type_ok(fields[key], value):
+            raise OpError("invalid_request", f"op {name!r} field {key!r}: expected {fields[key]}")
+    missing = REQUIRED.get(name, set()) - set(op)
+    if missing:
+        raise OpError("invalid_request", f"op {name!r}: missing required field(s) {sorted(missing)}")
+    spec = op.get("path_from")
+    if spec is not None and (
+        not set(spec) <= _PATH_FROM_FIELDS
+        or not isinstance(spec.get("key"), str)
+        or not all(isinstance(v, str) for v in spec.values())
+    ):
+        raise OpError(
+            "invalid_request", f"op {name!r} field 'path_from': expected strings {sorted(_PATH_FROM_FIELDS)}"
+        )
+    return op
+
+
+# ---- the batch ---------------------------------------------------------------
+
+
+def _error(kind: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"kind": kind, "message": message}}
+
+
+def _dump(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def _fatal(kind: str, message: str) -> CommandOutcome:
+    return CommandOutcome(rc=1, stdout=_dump({"v": 1, "fatal": {"kind": kind, "message": message}}))
+
+
+def run_batch(
+    state: HostState,
+    request: Any,
+    clock: LabClock,
+    save: Callable[[], None],
+    drop_after_ops: int | None = None,
+) -> CommandOutcome:
+    """Execute a parsed request against the host; persists after every write."""
+    if not isinstance(request, dict) or request.get("v") != 1 or not isinstance(request.get("ops"), list):
+        return _fatal("invalid_request", "expected a request object with v=1 and a list of ops")
+    ops: list[Any] = request["ops"]
+    names = [o.get("op") if isinstance(o, dict) and isinstance(o.get("op"), str) else "?" for o in ops]
+    record = request.get("journal")
+    needs_journal = any(n in WRITE_OPS and n != "journal.append" for n in names)
+    if record is None and needs_journal:
+        return _fatal(
+            "invalid_request", "field 'journal': a batch with write ops must carry a journal record"
+        )
+    if record is not None and (not isinstance(record, dict) or not isinstance(record.get("line"), str)):
+        return _fatal("invalid_request", "field 'journal': expected {'id': str, 'line': str}")
+    ctx = OpContext(state, clock)
+    response: dict[str, Any] = {
+        "v": 1,
+        "journal_id": None if record is None else record.get("id"),
+        "results": [],
+    }
+    if record is not None:
+        try:
+            journal.append_line(state, record.get("id"), record["line"])
+            save()
+        except OpError as exc:
+            response["journal_error"] = exc.message
+            response["results"] = [_error("skipped", "journal record could not be written") for _ in ops]
+            return CommandOutcome(rc=0, stdout=_dump(response), ops=names)
+    stopped_at: int | None = None
+    for index, op in enumerate(ops):
+        if drop_after_ops is not None and index >= drop_after_ops:
+            save()
+            return CommandOutcome(rc=0, stdout=b"", drop_connection=True, ops=names[:index])
+        if stopped_at is not None:
+            response["results"].append(_error("skipped", f"not run: op {stopped_at} failed"))
+            continue
+        is_write = names[index] in WRITE_OPS
+        try:
+            checked = validate(op)
+            data = HANDLERS[checked["op"]](ctx, checked)
+            response["results"].append({"ok": True, "data": data})
+            if is_write and record is not None:
+                journal.append_line(
+                    state, record["id"], json.dumps({"applied": index}, separators=(",", ":"))
+                )
+        except OpError as exc:
+            response["results"].append(_error(exc.kind, exc.message))
+            if is_write:
+                stopped_at = index
+        except Exception as exc:  # an op the lab got wrong still answers like the agent would
+            response["results"].append(_error("error", f"{type(exc).__name__}: {exc}"))
+            if is_write:
+                stopped_at = index
+        if is_write:
+            save()
+    if drop_after_ops is not None:  # cut off after the last op, before the "done" line
+        save()
+        return CommandOutcome(rc=0, stdout=b"", drop_connection=True, ops=names)
+    if record is not None:
+        journal.append_line(
+            state, record["id"], json.dumps({"done": True, "stopped_at": stopped_at}, separators=(",", ":"))
+        )
+        save()
+    return CommandOutcome(rc=0, stdout=_dump(response), ops=names)
+
+
+# ---- the command -------------------------------------------------------------
+
+_NOT_AGENT = (
+    "This lab host only runs the mssql.tls agent batch (a PowerShell -EncodedCommand bootstrap starting "
+    "with '{marker}'); other commands, such as Ansible module payloads, are not supported.\r\n"
+    "    + CategoryInfo          : NotImplemented: (:) [], NotSupportedException\r\n"
+    "    + FullyQualifiedErrorId : WinlabOnlyRunsMssqlTlsAgent\r\n"
+)
+
+
+def _stdin_lines(stdin: bytes) -> list[str]:
+    """What `$input | TrimEnd("`r") | Where-Object { $_ -ne '' }` yields."""
+    text = stdin.decode("utf-8", errors="replace")
+    return [line.rstrip("\r") for line in text.split("\n") if line.rstrip("\r") != ""]
+
+
+def run_command(
+    state: HostState,
+    command_line: str,
+    stdin: bytes,
+    knobs: Knobs,
+    clock: LabClock,
+    save: Callable[[], None],
+) -> CommandOutcome:
+    # knobs.latency_ms is spent by the transport (wsman.py), not here
+    try:
+        script = decode_script(command_line)
+    except NotPowerShell:
+        script = ""
+    if not script.startswith(BOOTSTRAP_MARKER):
+        return CommandOutcome(rc=1, stdout=b"", stderr=_NOT_AGENT.format(marker=BOOTSTRAP_MARKER).encode())
+    digest = _DIGEST.search(script)
+    if digest is None:
+        return CommandOutcome(rc=1, stdout=b"", stderr=b"bootstrap without an agent digest\r\n")
+    lines = _stdin_lines(stdin)
+    if len(lines) < 2:
+        return _fatal("invalid_request", "expected the agent and the request on stdin")
+    try:
+        agent = base64.b64decode(lines[0], validate=True)
+    except (binascii.Error, ValueError):
+        return CommandOutcome(
+            rc=1,
+            stdout=b"",
+            stderr=b'Exception calling "FromBase64String" with "1" argument(s): "The input is not a valid '
+            b'Base-64 string."\r\n',
+        )
+    if hashlib.sha256(agent).hexdigest() != digest.group(1):
+        return _fatal("invalid_request", "agent script hash mismatch")
+    try:
+        request = json.loads(lines[1])
+    except ValueError:
+        return _fatal("invalid_request", "the request on stdin line 2 is not valid JSON")
+    return run_batch(state, request, clock, save, knobs.drop_after_ops)

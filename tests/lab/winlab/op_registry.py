@@ -1,0 +1,95 @@
+"""reg.read / reg.write / reg.remove (docs/agent-protocol.md, "Ops and their data")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import registry as regmod
+from .opcore import OpContext, OpError, has_expect, invalid
+
+
+def _node(key: regmod.RegKey, depth: int, names: list[str] | None) -> dict[str, Any]:
+    wanted = None if names is None else {n.lower() for n in names}
+    values = {
+        v.name: regmod.to_wire(v) for lower, v in key.values.items() if wanted is None or lower in wanted
+    }
+    subkeys = {
+        child.name: (_node(child, depth - 1, names) if depth > 0 else None) for child in key.subkeys.values()
+    }
+    return {"values": values, "subkeys": subkeys}
+
+
+def _path(op: dict[str, Any]) -> str:
+    try:
+        regmod.split_path(op["path"])
+    except regmod.RegistryError as exc:
+        raise invalid(f"field 'path': {exc}") from exc
+    return op["path"]
+
+
+def reg_read(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
+    """`values` filters value names at every level read (the lab's reading of the doc)."""
+    depth = op.get("depth", 0)
+    if depth < 0:
+        raise invalid("field 'depth': expected 0 or more")
+    key = regmod.find_key(ctx.state.registry, _path(op))
+    if key is None:
+        return {"exists": False, "values": {}, "subkeys": {}}
+    return {"exists": True, **_node(key, depth, op.get("values"))}
+
+
+def _check_expect(op: dict[str, Any], current: dict[str, Any] | None) -> None:
+    if not has_expect(op):
+        return
+    expect = op["expect"]
+    if expect is None:
+        if current is not None:
+            raise OpError(
+                "conflict", f"expected {op['path']}\\{op.get('name')} to be absent, found {current}"
+            )
+        return
+    if set(expect) != {"type", "data"}:
+        raise invalid("field 'expect': expected null or {'type': ..., 'data': ...}")
+    if current is None or (expect["type"], expect["data"]) != (current["type"], current["data"]):
+        raise OpError("conflict", f"{op['path']}\\{op.get('name')}: expected {expect}, found {current}")
+
+
+def reg_write(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
+    path = _path(op)
+    value = op["value"]
+    if set(value) != {"data"}:
+        raise invalid("field 'value': expected {'data': ...}")
+    try:
+        data = regmod.check_data(op["type"], value["data"])
+    except regmod.RegistryError as exc:
+        raise invalid(str(exc)) from exc
+    before_value = regmod.get_value(ctx.state.registry, path, op["name"])
+    before = None if before_value is None else regmod.to_wire(before_value)
+    _check_expect(op, before)
+    created = regmod.set_value(ctx.state.registry, path, op["name"], op["type"], data)
+    after = regmod.to_wire(regmod.get_value(ctx.state.registry, path, op["name"]))  # type: ignore[arg-type]
+    return {"before": before, "after": after, "created_keys": created}
+
+
+def reg_remove(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
+    path = _path(op)
+    reg = ctx.state.registry
+    if "name" in op:
+        current = regmod.get_value(reg, path, op["name"])
+        before = None if current is None else regmod.to_wire(current)
+        _check_expect(op, before)
+        removed = regmod.delete_value(reg, path, op["name"]) is not None
+        return {"before": before, "removed": removed}
+    if has_expect(op):
+        if op["expect"] is None:
+            raise invalid("field 'expect': null is not allowed when removing a whole key")
+        if op["expect"] != {"key": True}:
+            raise invalid("field 'expect': expected {'key': true} (or no precondition) for a key")
+        if not regmod.key_exists(reg, path):
+            raise OpError("conflict", f"expected key {path} to exist")
+    existed = regmod.key_exists(reg, path)
+    try:
+        removed = regmod.delete_key(reg, path, bool(op.get("recurse", False)))
+    except regmod.RegistryError as exc:
+        raise OpError("error", str(exc)) from exc
+    return {"before": {"key": True} if existed else None, "removed": removed}

@@ -1,0 +1,202 @@
+"""Helpers for tests that need a lab: start one in the background, talk to it, always stop it.
+
+``running_lab`` runs the real CLI (``python -m winlab up`` / ``down``) on a
+fresh state directory, a random 127.<100-250>.<0-255>.0/24 subnet and a free
+port, so it never collides with an operator's lab on 127.77.0.x:5985.
+
+``EchoRuntime`` is a stand-in host for transport tests: it runs nothing and
+answers with what it received, so WinRM behaviour can be checked without the
+host model.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import random
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .cli import LAB_ROOT, control_request, lab_environment
+from .inventory import read_manifest
+from .runtime import CommandOutcome, Knobs
+from .server import HostAddress
+
+PROFILES_DIR = LAB_ROOT / "profiles"
+
+_ENCODED_COMMAND = re.compile(r"-EncodedCommand\s+(\S+)", re.IGNORECASE)
+_EXIT_CODE = re.compile(r"^\s*exit\s+(\d+)\s*$", re.IGNORECASE | re.MULTILINE)
+_WRITE_ERROR = re.compile(r"^\s*Write-Error\s+'([^']*)'", re.IGNORECASE | re.MULTILINE)
+
+
+def decoded_powershell(command_line: str) -> str:
+    """The script of a ``-EncodedCommand`` line (UTF-16LE base64), else the line itself."""
+    match = _ENCODED_COMMAND.search(command_line)
+    if not match:
+        return command_line
+    try:
+        return base64.b64decode(match.group(1), validate=True).decode("utf-16-le")
+    except (binascii.Error, UnicodeDecodeError):
+        return command_line
+
+
+def agent_request_ops(stdin: bytes) -> list[str]:
+    """Op names of an agent request found on a stdin line (docs/agent-protocol.md), else []."""
+    for line in stdin.splitlines():
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and isinstance(doc.get("ops"), list):
+            return [str(op.get("op")) for op in doc["ops"] if isinstance(op, dict)]
+    return []
+
+
+@dataclass
+class EchoRuntime:
+    """A HostRuntime that echoes: stdout is JSON {host, script, stdin}.
+
+    ``exit N`` on a line of the script sets the exit code, ``Write-Error 'text'``
+    writes text to stderr, an agent request on stdin is reported as a batch, and
+    a set ``drop_after_ops`` knob drops the connection.
+    """
+
+    name: str
+    expect_scenarios: list[int] = field(default_factory=list)
+    sql_instances: list[dict[str, Any]] = field(default_factory=list)
+    boots: int = 1
+    commands: list[str] = field(default_factory=list)
+
+    def run_command(self, command_line: str, stdin: bytes, knobs: Knobs) -> CommandOutcome:
+        script = decoded_powershell(command_line)
+        self.commands.append(script)
+        exit_code = _EXIT_CODE.findall(script)
+        stdout = json.dumps({"host": self.name, "script": script, "stdin": stdin.decode("utf-8", "replace")})
+        ops = agent_request_ops(stdin)
+        return CommandOutcome(
+            rc=int(exit_code[-1]) if exit_code else 0,
+            stdout=stdout.encode("utf-8") + b"\r\n",
+            stderr="".join(_WRITE_ERROR.findall(script)).encode("utf-8"),
+            drop_connection=knobs.drop_after_ops is not None,
+            ops=ops[: knobs.drop_after_ops] if knobs.drop_after_ops is not None else ops,
+        )
+
+    def reboot(self) -> None:
+        self.boots += 1
+
+    def sql_endpoints(self) -> list[dict[str, Any]]:
+        return [{"instance": i["name"], "port": i["port"]} for i in self.sql_instances]
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"name": self.name, "boots": self.boots, "commands": len(self.commands)}
+
+
+def echo_fleet(profile_paths: Sequence[Path], state_dir: Path, now: object) -> list[EchoRuntime]:
+    """Runtime factory for CLI tests (``--runtime-factory winlab.testing:echo_fleet``).
+
+    Reads only ``name``, ``expect_scenarios`` and ``sql_instances: [{name, port}]``
+    from each YAML profile.
+    """
+    runtimes = []
+    for path in profile_paths:
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(doc, dict) or not isinstance(doc.get("name"), str):
+            raise ValueError(f"{path}: field 'name': expected a string")
+        runtimes.append(EchoRuntime(name=doc["name"], expect_scenarios=list(doc.get("expect_scenarios", [])),
+                                    sql_instances=list(doc.get("sql_instances", []))))
+    return runtimes
+
+
+# ----------------------------------------------------------------- a running lab
+
+
+@dataclass
+class RunningLab:
+    state_dir: Path
+    inventory: Path
+    hosts: dict[str, HostAddress]
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        return {name: control_request(host, "GET", "stats") for name, host in self.hosts.items()}
+
+    def reset_stats(self) -> dict[str, dict[str, Any]]:
+        """Reset every host's counters; returns the counters as they were."""
+        return {name: control_request(host, "POST", "stats/reset") for name, host in self.hosts.items()}
+
+    def knobs(self, host: str) -> dict[str, Any]:
+        return control_request(self.hosts[host], "GET", "knobs")
+
+    def set_knobs(self, host: str, **changes: Any) -> dict[str, Any]:
+        return control_request(self.hosts[host], "POST", "knobs", changes)
+
+    def reboot(self, host: str) -> dict[str, Any]:
+        return control_request(self.hosts[host], "POST", "reboot")
+
+    def state(self, host: str) -> dict[str, Any]:
+        return control_request(self.hosts[host], "GET", "state")
+
+
+def lab_command(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m winlab <args>`` with winlab importable."""
+    return subprocess.run([sys.executable, "-m", "winlab", *args], env=lab_environment(), capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def free_port(address: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((address, 0))
+        return int(sock.getsockname()[1])
+
+
+def random_subnet() -> str:
+    return f"127.{random.randint(100, 250)}.{random.randint(0, 255)}"
+
+
+@contextmanager
+def running_lab(profiles: Sequence[Path], *, latency_ms: int = 0, runtime_factory: str | None = None,
+                tds: bool = True, state_dir: Path | None = None, https: bool = False) -> Iterator[RunningLab]:
+    """Start a lab serving ``profiles`` (files or directories); always stop it on exit.
+
+    ``runtime_factory`` replaces the host model (e.g. ``winlab.testing:echo_fleet``,
+    which needs ``tds=False``: TDS endpoints read the host model's state).
+    """
+    with tempfile.TemporaryDirectory(prefix="winlab-") as scratch:
+        lab_dir = Path(state_dir) if state_dir is not None else Path(scratch) / "lab"
+        inventory = lab_dir / "inventory.yml"
+        options = ["--latency-ms", str(latency_ms), *(["--https"] if https else []),
+                   *(["--runtime-factory", runtime_factory] if runtime_factory else []),
+                   *([] if tds else ["--no-tds"])]
+        _up(lab_dir, inventory, [*options, "--profiles", *map(str, profiles)])
+        try:
+            manifest = read_manifest(lab_dir)
+            yield RunningLab(state_dir=lab_dir, inventory=inventory,
+                             hosts={h.name: h.address for h in manifest.hosts})
+        finally:
+            down = lab_command("down", "--state-dir", str(lab_dir))
+            if down.returncode != 0:
+                raise RuntimeError(f"winlab down failed:\n{down.stderr}{down.stdout}")
+
+
+def _up(lab_dir: Path, inventory: Path, options: list[str]) -> None:
+    failure = ""
+    for _attempt in range(3):  # another process may take the port or subnet first: pick again
+        subnet = random_subnet()
+        result = lab_command("up", "--state-dir", str(lab_dir), "--inventory", str(inventory),
+                             "--subnet", subnet, "--port", str(free_port(subnet + ".1")), *options)
+        if result.returncode == 0:
+            return
+        failure = result.stderr + result.stdout
+        if "Address already in use" not in failure:
+            break
+    raise RuntimeError(f"winlab up failed:\n{failure}")
