@@ -14,10 +14,11 @@ import base64
 import hashlib
 import json
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from .ops import WRITE_OPS, validate_op
 
@@ -32,11 +33,15 @@ _BOOTSTRAP_TEMPLATE = r"""$ErrorActionPreference = 'Stop'
 $lines = @($input | ForEach-Object { ([string]$_).TrimEnd("`r") } | Where-Object { $_ -ne '' })
 function Write-Fatal([string]$Kind, [string]$Message) {
     $msg = ConvertTo-Json -Compress -InputObject $Message
-    [Console]::Out.Write('{"v":1,"fatal":{"kind":"' + $Kind + '","message":' + $msg + '}}')
+    Write-Output ('{"v":1,"fatal":{"kind":"' + $Kind + '","message":' + $msg + '}}')
     exit 1
 }
 if ($lines.Count -lt 2) { Write-Fatal 'invalid_request' 'expected the agent and the request on stdin' }
-$bytes = [Convert]::FromBase64String($lines[0])
+try {
+    $bytes = [Convert]::FromBase64String($lines[0])
+} catch {
+    Write-Fatal 'invalid_request' 'the agent on stdin is not base64'
+}
 $sha = [Security.Cryptography.SHA256]::Create()
 $hash = [BitConverter]::ToString($sha.ComputeHash($bytes)).Replace('-', '').ToLowerInvariant()
 if ($hash -ne '__AGENT_SHA256__') { Write-Fatal 'invalid_request' 'agent script hash mismatch' }
@@ -68,13 +73,16 @@ class BatchResult:
     journal_id: str | None = None
     conflict: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict)
+    # Set when the host could not write the journal record (then every op is
+    # ``skipped``) or a progress line after a write (then later ops are ``skipped``).
+    journal_error: str | None = None
 
     @property
     def ok(self) -> bool:
         return all(r.ok for r in self.results)
 
 
-@lru_cache(maxsize=None)
+@cache
 def agent_script() -> bytes:
     return AGENT_PATH.read_bytes()
 
@@ -88,14 +96,17 @@ def encode_powershell(script: str) -> str:
     return POWERSHELL_PREFIX + base64.b64encode(script.encode("utf-16-le")).decode("ascii")
 
 
-def build_request(ops: Sequence[Mapping[str, Any]], journal: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def build_request(
+    ops: Sequence[Mapping[str, Any]], journal: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Validate ops against the spec and wrap them in a versioned request."""
     checked = [validate_op(o) for o in ops]
     request: dict[str, Any] = {"v": PROTOCOL_VERSION, "ops": checked}
     if journal is not None:
-        if not isinstance(journal.get("id"), str) or not _JOURNAL_ID.match(journal["id"]):
+        if not isinstance(journal.get("id"), str) or not _JOURNAL_ID.fullmatch(journal["id"]):
             raise ValueError("field 'journal.id': expected 1-64 characters of [A-Za-z0-9_.-]")
-        if not isinstance(journal.get("line"), str) or "\n" in journal["line"]:
+        line = journal.get("line")
+        if not isinstance(line, str) or "\n" in line or "\r" in line:
             raise ValueError("field 'journal.line': expected one JSON document on one line")
         request["journal"] = {"id": journal["id"], "line": journal["line"]}
     elif any(o["op"] in WRITE_OPS and o["op"] != "journal.append" for o in checked):
@@ -106,11 +117,13 @@ def build_request(ops: Sequence[Mapping[str, Any]], journal: Mapping[str, Any] |
 def build_command(request: Mapping[str, Any], script: bytes | None = None) -> tuple[str, bytes]:
     """Return (command line, stdin bytes) for one batch."""
     script = agent_script() if script is None else script
-    stdin = base64.b64encode(script) + b"\n" + json.dumps(request, separators=(",", ":")).encode("utf-8") + b"\n"
+    request_line = json.dumps(request, separators=(",", ":")).encode("utf-8")
+    stdin = base64.b64encode(script) + b"\n" + request_line + b"\n"
     return encode_powershell(bootstrap_script(script)), stdin
 
 
-_JOURNAL_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# fullmatch, not match with "$": "$" also matches before a trailing newline.
+_JOURNAL_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _JSON_LINE = re.compile(rb"^\s*\{")
 
 
@@ -136,7 +149,7 @@ def parse_response(stdout: bytes, stderr: bytes, rc: int, request: Mapping[str, 
     if len(doc["results"]) != len(ops):
         raise AgentProtocolError(f"agent returned {len(doc['results'])} results for {len(ops)} ops")
     results = []
-    for spec, res in zip(ops, doc["results"]):
+    for spec, res in zip(ops, doc["results"], strict=True):
         if not isinstance(res, dict) or not isinstance(res.get("ok"), bool):
             raise AgentProtocolError(f"malformed result for op {spec['op']!r}")
         err = res.get("error") if isinstance(res.get("error"), dict) else {}
@@ -154,6 +167,7 @@ def parse_response(stdout: bytes, stderr: bytes, rc: int, request: Mapping[str, 
         journal_id=doc.get("journal_id"),
         conflict=any(r.error_kind == "conflict" for r in results),
         raw=doc,
+        journal_error=None if doc.get("journal_error") is None else str(doc["journal_error"]),
     )
 
 

@@ -14,8 +14,11 @@ in Python. The wire format is documented in docs/agent-protocol.md.
 
 from __future__ import annotations
 
+import base64
+import binascii
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 # Wire types of op fields. "path_from" is the registry-indirected path spec
 # (see PATH_FROM_FIELDS); "expect" is a precondition value (None = must be absent).
@@ -60,7 +63,8 @@ class OpSpec:
     fields: Mapping[str, Field] = field(default_factory=dict)
 
 
-def _op(name: str, writes: bool, doc: str, **fields: Field) -> OpSpec:
+def _op(name: str, writes: bool, doc: str, /, **fields: Field) -> OpSpec:
+    # Positional-only: ops have fields called ``name`` (reg.write, svc.restart).
     return OpSpec(name=name, writes=writes, doc=doc, fields=fields)
 
 
@@ -205,6 +209,14 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+def _is_base64(text: str) -> bool:
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
 def _check_value(op: str, name: str, ftype: str, value: Any) -> None:
     where = f"op {op!r} field {name!r}"
     if ftype == "expect":
@@ -223,16 +235,21 @@ def _check_value(op: str, name: str, ftype: str, value: Any) -> None:
         raise OpValidationError(f"{where}: expected {ftype}, got bool")
     if not isinstance(value, allowed):
         raise OpValidationError(f"{where}: expected {ftype}, got {type(value).__name__}")
+    if ftype == "b64" and not _is_base64(value):
+        raise OpValidationError(f"{where}: expected base64 (standard alphabet, padded)")
     if ftype == "path_from":
         unknown = set(value) - set(PATH_FROM_FIELDS)
-        if unknown or not isinstance(value.get("key"), str):
+        strings = all(isinstance(v, str) for v in value.values())
+        if unknown or not strings or not isinstance(value.get("key"), str):
             raise OpValidationError(
-                f"{where}: expected an object with a 'key' string and only {list(PATH_FROM_FIELDS)}"
+                f"{where}: expected an object with a 'key' string and only {list(PATH_FROM_FIELDS)} (strings)"
             )
 
 
 def validate_op(op: Mapping[str, Any]) -> dict[str, Any]:
     """Check one op against the spec and return it as a plain dict."""
+    if not isinstance(op, Mapping):
+        raise OpValidationError(f"op: expected an object, got {type(op).__name__}")
     name = op.get("op")
     spec = OPS.get(name) if isinstance(name, str) else None
     if spec is None:
@@ -250,9 +267,18 @@ def validate_op(op: Mapping[str, Any]) -> dict[str, Any]:
             raise OpValidationError(f"op {name!r}: missing required field {key!r}")
     if name == "reg.write" and op["type"] not in REG_TYPES:
         raise OpValidationError(f"op 'reg.write' field 'type': expected one of {list(REG_TYPES)}")
+    if name == "reg.remove" and "name" not in op and "expect" in op and op["expect"] is None:
+        raise OpValidationError(
+            "op 'reg.remove' field 'expect': null is not allowed when removing a whole key "
+            "(use {'key': true} or no precondition)"
+        )
     return dict(op)
 
 
-def op(name: str, **fields: Any) -> dict[str, Any]:
-    """Build and validate one op: ``op("reg.read", path=..., depth=2)``."""
+def op(name: str, /, **fields: Any) -> dict[str, Any]:
+    """Build and validate one op: ``op("reg.read", path=..., depth=2)``.
+
+    ``name`` is positional-only so that ops with a ``name`` field (reg.write,
+    reg.remove, svc.restart) can be built: ``op("svc.restart", name="MSSQLSERVER")``.
+    """
     return validate_op({"op": name, **fields})

@@ -42,7 +42,8 @@ def paths_from(ctx: OpContext, spec: dict[str, Any]) -> list[tuple[str, str]]:
                 m = regex.search(data)
                 if m is None:
                     continue
-                data = m.group(1) if regex.groups >= 1 else m.group(0)
+                # Group 1 when the regex has one, else the whole value (docs/agent-protocol.md).
+                data = m.group(1) if regex.groups >= 1 else data
             out.append((expand_env(ctx.state, data + spec.get("append", "")), key_path))
     return out
 
