@@ -31,7 +31,8 @@ def profiles(tmp_path: Path) -> Path:
     directory.mkdir()
     (directory / "a_sql2016.yml").write_text(
         "name: sql2016-dhe\nexpect_scenarios: [3, 5]\n"
-        "sql_instances:\n  - {name: MSSQLSERVER, port: 1433}\n  - {name: REPORTS, port: 14330}\n")
+        "sql_instances:\n  - {name: MSSQLSERVER, port: 1433}\n  - {name: REPORTS, port: 14330}\n"
+    )
     (directory / "b_web.yml").write_text("name: web01\n")
     (directory / "notes.txt").write_text("not a profile\n")
     return directory
@@ -47,9 +48,21 @@ def state_dir(tmp_path: Path) -> Iterator[Path]:
 def up(state_dir: Path, profiles: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], str, int]:
     subnet = random_subnet()
     port = free_port(subnet + ".1")
-    result = lab_command("up", "--state-dir", str(state_dir), "--profiles", str(profiles),
-                         "--inventory", str(state_dir / "inventory.yml"), "--subnet", subnet,
-                         "--port", str(port), *ECHO, *extra)
+    result = lab_command(
+        "up",
+        "--state-dir",
+        str(state_dir),
+        "--profiles",
+        str(profiles),
+        "--inventory",
+        str(state_dir / "inventory.yml"),
+        "--subnet",
+        subnet,
+        "--port",
+        str(port),
+        *ECHO,
+        *extra,
+    )
     return result, subnet, port
 
 
@@ -68,7 +81,8 @@ def lab_pids(state_dir: Path) -> list[int]:
 
 
 def test_up_serves_every_profile_writes_the_inventory_and_down_leaves_nothing(
-        state_dir: Path, profiles: Path) -> None:
+    state_dir: Path, profiles: Path
+) -> None:
     result, subnet, port = up(state_dir, profiles)
     assert result.returncode == 0, result.stderr
     pid = int((state_dir / "lab.pid").read_text())
@@ -80,22 +94,36 @@ def test_up_serves_every_profile_writes_the_inventory_and_down_leaves_nothing(
     windows = inventory["all"]["children"]["windows"]
     password = (state_dir / "password").read_text().strip()
     assert windows["vars"] == {
-        "ansible_connection": "winrm", "ansible_winrm_scheme": "http", "ansible_winrm_transport": "basic",
-        "ansible_user": "Administrator", "ansible_password": password}
+        "ansible_connection": "winrm",
+        "ansible_winrm_scheme": "http",
+        "ansible_winrm_transport": "basic",
+        "ansible_user": "Administrator",
+        "ansible_password": password,
+    }
     assert windows["hosts"] == {
-        "sql2016-dhe": {"ansible_host": f"{subnet}.1", "ansible_port": port,
-                        "winlab_expect_scenarios": [3, 5],
-                        "mssql_tls_instances": [{"name": "MSSQLSERVER", "port": 1433},
-                                                {"name": "REPORTS", "port": 14330}]},
-        "web01": {"ansible_host": f"{subnet}.2", "ansible_port": port, "winlab_expect_scenarios": [],
-                  "mssql_tls_instances": []},
+        "sql2016-dhe": {
+            "ansible_host": f"{subnet}.1",
+            "ansible_port": port,
+            "winlab_expect_scenarios": [3, 5],
+            "mssql_tls_instances": [
+                {"name": "MSSQLSERVER", "port": 1433},
+                {"name": "REPORTS", "port": 14330},
+            ],
+        },
+        "web01": {
+            "ansible_host": f"{subnet}.2",
+            "ansible_port": port,
+            "winlab_expect_scenarios": [],
+            "mssql_tls_instances": [],
+        },
     }
     assert set(inventory["all"]["children"]["mssql_tls_lab"]["hosts"]) == {"sql2016-dhe", "web01"}
     for secret in ("password", "inventory.yml"):
         assert stat.S_IMODE((state_dir / secret).stat().st_mode) == 0o600
 
-    session = winrm.Session(f"http://{subnet}.2:{port}/wsman", auth=("Administrator", password),
-                            transport="basic")
+    session = winrm.Session(
+        f"http://{subnet}.2:{port}/wsman", auth=("Administrator", password), transport="basic"
+    )
     assert json.loads(session.run_ps("Get-Date").std_out)["host"] == "web01"
     stats = json.loads(lab_command("stats", "--state-dir", str(state_dir)).stdout)
     assert {h: s["commands"] for h, s in stats.items()} == {"sql2016-dhe": 0, "web01": 1}
@@ -111,8 +139,9 @@ def test_stats_reset_prints_the_counters_then_zeroes_them(state_dir: Path, profi
     result, subnet, port = up(state_dir, profiles)
     assert result.returncode == 0, result.stderr
     password = (state_dir / "password").read_text().strip()
-    winrm.Session(f"http://{subnet}.1:{port}/wsman", auth=("Administrator", password),
-                  transport="basic").run_ps("Get-Date")
+    winrm.Session(
+        f"http://{subnet}.1:{port}/wsman", auth=("Administrator", password), transport="basic"
+    ).run_ps("Get-Date")
     before = json.loads(lab_command("stats", "--state-dir", str(state_dir), "--reset").stdout)
     after = json.loads(lab_command("stats", "--state-dir", str(state_dir)).stdout)
     assert (before["sql2016-dhe"]["commands"], after["sql2016-dhe"]["commands"]) == (1, 0)
@@ -156,14 +185,27 @@ def test_down_without_a_lab_succeeds(state_dir: Path) -> None:
 
 
 def test_up_on_a_taken_port_fails_with_the_log_tail_and_leaves_no_process(
-        state_dir: Path, profiles: Path) -> None:
+    state_dir: Path, profiles: Path
+) -> None:
     subnet = random_subnet()
     with socket.socket() as blocker:
         blocker.bind((f"{subnet}.2", 0))
         blocker.listen()
         port = blocker.getsockname()[1]
-        result = lab_command("up", "--state-dir", str(state_dir), "--profiles", str(profiles), "--inventory",
-                             str(state_dir / "inventory.yml"), "--subnet", subnet, "--port", str(port), *ECHO)
+        result = lab_command(
+            "up",
+            "--state-dir",
+            str(state_dir),
+            "--profiles",
+            str(profiles),
+            "--inventory",
+            str(state_dir / "inventory.yml"),
+            "--subnet",
+            subnet,
+            "--port",
+            str(port),
+            *ECHO,
+        )
     assert result.returncode == 1
     assert f"WinRM endpoint of web01 cannot bind {subnet}.2:{port}" in result.stderr
     assert "lab.log ends with" in result.stderr
@@ -171,15 +213,25 @@ def test_up_on_a_taken_port_fails_with_the_log_tail_and_leaves_no_process(
     assert not (state_dir / "inventory.yml").exists()
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--profiles", "/nonexistent/profiles"], "--profiles: /nonexistent/profiles is neither"),
-    (["--subnet", "10.0.0"], "--subnet: subnet '10.0.0': expected three octets inside 127.0.0.0/8"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--profiles", "/nonexistent/profiles"], "--profiles: /nonexistent/profiles is neither"),
+        (["--subnet", "10.0.0"], "--subnet: subnet '10.0.0': expected three octets inside 127.0.0.0/8"),
+    ],
+)
 def test_up_names_the_bad_option(state_dir: Path, profiles: Path, args: list[str], message: str) -> None:
     base = {"--profiles": str(profiles), "--subnet": random_subnet()}
     base.update(dict(zip(args[::2], args[1::2], strict=True)))
-    result = lab_command("up", "--state-dir", str(state_dir), "--inventory", str(state_dir / "inv.yml"),
-                         *[x for kv in base.items() for x in kv], *ECHO)
+    result = lab_command(
+        "up",
+        "--state-dir",
+        str(state_dir),
+        "--inventory",
+        str(state_dir / "inv.yml"),
+        *[x for kv in base.items() for x in kv],
+        *ECHO,
+    )
     assert result.returncode == 1
     assert message in result.stderr
     assert lab_pids(state_dir) == []
@@ -197,14 +249,17 @@ def test_knobs_reboot_and_state_commands(state_dir: Path, profiles: Path) -> Non
     result, _, _ = up(state_dir, profiles, "--latency-ms", "25")
     assert result.returncode == 0, result.stderr
     shown = json.loads(lab_command("knobs", "--state-dir", str(state_dir)).stdout)
-    assert shown == {"sql2016-dhe": {"latency_ms": 25, "drop_after_ops": None},
-                     "web01": {"latency_ms": 25, "drop_after_ops": None}}
+    assert shown == {
+        "sql2016-dhe": {"latency_ms": 25, "drop_after_ops": None},
+        "web01": {"latency_ms": 25, "drop_after_ops": None},
+    }
     changed = lab_command("knobs", "--state-dir", str(state_dir), "web01", "--drop-after-ops", "2")
     assert json.loads(changed.stdout) == {"web01": {"latency_ms": 25, "drop_after_ops": 2}}
     unknown = lab_command("knobs", "--state-dir", str(state_dir), "nosuchhost", "--no-drop")
     assert unknown.returncode == 1 and "unknown host(s) ['nosuchhost']" in unknown.stderr
     assert json.loads(lab_command("reboot", "--state-dir", str(state_dir), "web01").stdout) == {
-        "rebooted": "web01"}
+        "rebooted": "web01"
+    }
     assert json.loads(lab_command("state", "--state-dir", str(state_dir), "web01").stdout)["boots"] == 2
 
 
@@ -215,13 +270,16 @@ def test_commands_other_than_up_and_down_need_a_running_lab(state_dir: Path) -> 
 
 
 def test_running_lab_helper_gives_hosts_counters_knobs_and_always_stops(profiles: Path) -> None:
-    with running_lab([profiles], runtime_factory="winlab.testing:echo_fleet", tds=False,
-                     https=True) as lab:
+    with running_lab([profiles], runtime_factory="winlab.testing:echo_fleet", tds=False, https=True) as lab:
         assert set(lab.hosts) == {"sql2016-dhe", "web01"}
         host = lab.hosts["web01"]
         password = (lab.state_dir / "password").read_text().strip()
-        session = winrm.Session(f"https://{host.address}:{host.port}/wsman", auth=("Administrator", password),
-                                transport="basic", server_cert_validation="ignore")
+        session = winrm.Session(
+            f"https://{host.address}:{host.port}/wsman",
+            auth=("Administrator", password),
+            transport="basic",
+            server_cert_validation="ignore",
+        )
         session.run_ps("Get-Date")
         assert lab.stats()["web01"]["commands"] == 1
         assert lab.reset_stats()["web01"]["commands"] == 1
@@ -230,8 +288,12 @@ def test_running_lab_helper_gives_hosts_counters_knobs_and_always_stops(profiles
         lab.reboot("web01")
         assert lab.state("web01")["boots"] == 2
         state_dir = lab.state_dir
-        assert yaml.safe_load(lab.inventory.read_text())["all"]["children"]["windows"]["vars"][
-            "ansible_winrm_scheme"] == "https"
+        assert (
+            yaml.safe_load(lab.inventory.read_text())["all"]["children"]["windows"]["vars"][
+                "ansible_winrm_scheme"
+            ]
+            == "https"
+        )
     assert lab_pids(state_dir) == []
 
 

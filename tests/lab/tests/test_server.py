@@ -53,11 +53,13 @@ class Served:
         return winrm.Session(self.url, auth=(CREDENTIALS.username, password), transport="basic", **kwargs)
 
     def protocol(self) -> winrm.Protocol:
-        return winrm.Protocol(self.url, transport="basic", username=CREDENTIALS.username,
-                              password=CREDENTIALS.password)
+        return winrm.Protocol(
+            self.url, transport="basic", username=CREDENTIALS.username, password=CREDENTIALS.password
+        )
 
-    def http(self, method: str, path: str, body: bytes | None = None,
-             headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    def http(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
         conn = http.client.HTTPConnection(self.address.address, self.address.port, timeout=10)
         try:
             conn.request(method, path, body=body, headers=headers or {})
@@ -113,9 +115,10 @@ def test_stdin_in_ansible_sized_chunks_reaches_the_runtime_whole(host: Served) -
     request = b'{"v":1,"ops":[{"op":"os.info"},{"op":"reg.read","path":"HKLM\\\\SOFTWARE"}]}'
     stdin = base64.b64encode(os.urandom(300_000)) + b"\n" + request + b"\n"
     shell = protocol.open_shell(codepage=65001)
-    command = protocol.run_command(shell, "PowerShell", ["-NoProfile", "-EncodedCommand", "QQA="],
-                                   console_mode_stdin=False)
-    chunks = [stdin[i:i + 200_000] for i in range(0, len(stdin), 200_000)]
+    command = protocol.run_command(
+        shell, "PowerShell", ["-NoProfile", "-EncodedCommand", "QQA="], console_mode_stdin=False
+    )
+    chunks = [stdin[i : i + 200_000] for i in range(0, len(stdin), 200_000)]
     for index, chunk in enumerate(chunks):
         protocol.send_command_input(shell, command, chunk, end=index == len(chunks) - 1)
     stdout, _, rc = protocol.get_command_output(shell, command)
@@ -247,16 +250,23 @@ def test_updated_knobs_validates_types() -> None:
 def _ansible_raw(inventory: Path, tmp_path: Path, script: str) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "ansible.cfg"
     config.write_text("[defaults]\n")  # none of the repository's settings: the winrm plugin as shipped
-    env = {**os.environ, "ANSIBLE_HOME": str(tmp_path / "ansible-home"), "ANSIBLE_LOCAL_TEMP": str(tmp_path),
-           "ANSIBLE_CONFIG": str(config), "NO_PROXY": "127.0.0.0/8", "ANSIBLE_NOCOLOR": "1"}
+    env = {
+        **os.environ,
+        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path),
+        "ANSIBLE_CONFIG": str(config),
+        "NO_PROXY": "127.0.0.0/8",
+        "ANSIBLE_NOCOLOR": "1",
+    }
     command = [str(ANSIBLE), "-i", str(inventory), "all", "-m", "ansible.builtin.raw", "-a", script]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
 def _inventory(host: Served, tmp_path: Path, password: str = CREDENTIALS.password) -> Path:
     path = tmp_path / "inventory.yml"
-    manifest = Manifest(pid=os.getpid(), username=CREDENTIALS.username,
-                        hosts=(LabHost(host.address, (), ()),))
+    manifest = Manifest(
+        pid=os.getpid(), username=CREDENTIALS.username, hosts=(LabHost(host.address, (), ()),)
+    )
     write_inventory(path, manifest, password)
     return path
 

@@ -69,17 +69,24 @@ def make_certificate(key_type: str = "rsa", extra_sans: int = 0) -> ServerCertif
         key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sql01.lab.example")])
     now = dt.datetime.now(dt.UTC)
-    sans = [x509.DNSName("sql01.lab.example"), *(x509.DNSName(f"alias-{i:04d}.lab.example")
-                                                 for i in range(extra_sans))]
+    sans = [
+        x509.DNSName("sql01.lab.example"),
+        *(x509.DNSName(f"alias-{i:04d}.lab.example") for i in range(extra_sans)),
+    ]
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=365))
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=365))
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .sign(key, hashes.SHA256())
     )
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return ServerCertificate(cert.public_bytes(serialization.Encoding.DER), key_pem, configured=True)
 
 
@@ -142,8 +149,9 @@ def tds_lab(rsa_cert: ServerCertificate, tmp_path) -> Iterator[tuple[Host, TdsEn
     address = "127.0.0.1"
     host = Host(base_state(rsa_cert, free_port(address)))
     stop = threading.Event()
-    endpoints = start_tds_listeners(host.states, address, stop, material_dir=tmp_path / "tds",
-                                    poll_interval_s=0.1)
+    endpoints = start_tds_listeners(
+        host.states, address, stop, material_dir=tmp_path / "tds", poll_interval_s=0.1
+    )
     try:
         yield host, endpoints
     finally:
@@ -173,7 +181,7 @@ def connect(where: Target) -> socket.socket:
 
 def tds_packets(packet_type: int, payload: bytes, size: int = 4096) -> bytes:
     room = size - 8
-    chunks = [payload[i:i + room] for i in range(0, len(payload), room)] or [b""]
+    chunks = [payload[i : i + room] for i in range(0, len(payload), room)] or [b""]
     out = b""
     for index, chunk in enumerate(chunks):
         status = 1 if index == len(chunks) - 1 else 0
@@ -205,8 +213,13 @@ def read_message(sock: socket.socket) -> tuple[int, bytes]:
 
 
 def prelogin(encryption: int, version_first: bool = True) -> bytes:
-    options = [(0x00, struct.pack(">IH", 0x0F000000, 0)), (0x01, bytes([encryption])),
-               (0x02, b"\x00"), (0x03, struct.pack(">I", os.getpid())), (0x04, b"\x00")]
+    options = [
+        (0x00, struct.pack(">IH", 0x0F000000, 0)),
+        (0x01, bytes([encryption])),
+        (0x02, b"\x00"),
+        (0x03, struct.pack(">I", os.getpid())),
+        (0x04, b"\x00"),
+    ]
     if not version_first:
         options = [options[1], options[0], *options[2:]]
     offset = 5 * len(options) + 1
@@ -220,8 +233,8 @@ def prelogin(encryption: int, version_first: bool = True) -> bytes:
 def parse_prelogin(payload: bytes) -> dict[int, bytes]:
     options, pos = {}, 0
     while payload[pos] != 0xFF:
-        token, offset, length = struct.unpack(">BHH", payload[pos:pos + 5])
-        options[token] = payload[offset:offset + length]
+        token, offset, length = struct.unpack(">BHH", payload[pos : pos + 5])
+        options[token] = payload[offset : offset + length]
         pos += 5
     return options
 
@@ -239,8 +252,9 @@ def login7(user: str) -> bytes:
     fixed = bytearray(94)
     struct.pack_into("<IIII", fixed, 4, 0x74000004, 4096, 7, os.getpid())
     for field in range(9):  # HostName, UserName, Password, AppName, ServerName, ..., Database
-        struct.pack_into("<HH", fixed, 36 + 4 * field, 94 + (len(name) if field > 1 else 0),
-                         len(user) if field == 1 else 0)
+        struct.pack_into(
+            "<HH", fixed, 36 + 4 * field, 94 + (len(name) if field > 1 else 0), len(user) if field == 1 else 0
+        )
     body = bytes(fixed) + name
     return struct.pack("<I", len(body)) + body[4:]
 
@@ -252,7 +266,7 @@ def error_number(reply: bytes) -> int:
 
 def error_text(reply: bytes) -> str:
     chars = struct.unpack("<H", reply[9:11])[0]
-    return reply[11:11 + 2 * chars].decode("utf-16-le")
+    return reply[11 : 11 + 2 * chars].decode("utf-16-le")
 
 
 def client_context(version: int, ciphers: str = "ALL", alpn: list[str] | None = None) -> ssl.SSLContext:
@@ -312,7 +326,7 @@ class WrappedTls:
                 self.incoming.write(data)
                 continue
             if len(plain) >= 8 and len(plain) >= struct.unpack(">H", plain[2:4])[0]:
-                return plain[0], plain[8:struct.unpack(">H", plain[2:4])[0]]
+                return plain[0], plain[8 : struct.unpack(">H", plain[2:4])[0]]
 
 
 def wrapped_handshake(host: Target, context: ssl.SSLContext, encryption: int = 0x01) -> WrappedTls:
@@ -330,19 +344,27 @@ def ext(ext_type: int, data: bytes) -> bytes:
     return struct.pack(">HH", ext_type, len(data)) + data
 
 
-def raw_client_hello(suites: list[int], version: int = TLS12, groups: list[int] | None = None,
-                     supported_versions: list[int] | None = None, alpn: bytes | None = None,
-                     key_share_group: int | None = None) -> bytes:
+def raw_client_hello(
+    suites: list[int],
+    version: int = TLS12,
+    groups: list[int] | None = None,
+    supported_versions: list[int] | None = None,
+    alpn: bytes | None = None,
+    key_share_group: int | None = None,
+) -> bytes:
     groups = groups if groups is not None else [0x001D, 0x0017, 0x0018]
     extensions = ext(10, struct.pack(">H", 2 * len(groups)) + b"".join(struct.pack(">H", g) for g in groups))
     extensions += ext(11, b"\x01\x00")
     sig_algs = [0x0401, 0x0501, 0x0601, 0x0403, 0x0503, 0x0804, 0x0805, 0x0201, 0x0203]
-    extensions += ext(13, struct.pack(">H", 2 * len(sig_algs))
-                      + b"".join(struct.pack(">H", a) for a in sig_algs))
+    extensions += ext(
+        13, struct.pack(">H", 2 * len(sig_algs)) + b"".join(struct.pack(">H", a) for a in sig_algs)
+    )
     extensions += ext(0xFF01, b"\x00")
     if supported_versions:
-        extensions += ext(43, bytes([2 * len(supported_versions)])
-                          + b"".join(struct.pack(">H", v) for v in supported_versions))
+        extensions += ext(
+            43,
+            bytes([2 * len(supported_versions)]) + b"".join(struct.pack(">H", v) for v in supported_versions),
+        )
     if key_share_group is not None:
         share = os.urandom(32)
         entry = struct.pack(">HH", key_share_group, len(share)) + share
@@ -350,9 +372,17 @@ def raw_client_hello(suites: list[int], version: int = TLS12, groups: list[int] 
     if alpn:
         names = bytes([len(alpn)]) + alpn
         extensions += ext(16, struct.pack(">H", len(names)) + names)
-    body = (struct.pack(">H", version) + os.urandom(32) + b"\x20" + os.urandom(32)
-            + struct.pack(">H", 2 * len(suites)) + b"".join(struct.pack(">H", s) for s in suites)
-            + b"\x01\x00" + struct.pack(">H", len(extensions)) + extensions)
+    body = (
+        struct.pack(">H", version)
+        + os.urandom(32)
+        + b"\x20"
+        + os.urandom(32)
+        + struct.pack(">H", 2 * len(suites))
+        + b"".join(struct.pack(">H", s) for s in suites)
+        + b"\x01\x00"
+        + struct.pack(">H", len(extensions))
+        + extensions
+    )
     handshake = b"\x01" + len(body).to_bytes(3, "big") + body
     return struct.pack(">BHH", 22, 0x0301, len(handshake)) + handshake
 
@@ -361,8 +391,10 @@ def split_into_records(record: bytes, pieces: int) -> bytes:
     """The same handshake bytes spread over several TLS records."""
     handshake = record[5:]
     step = -(-len(handshake) // pieces)
-    return b"".join(struct.pack(">BHH", 22, 0x0301, len(handshake[i:i + step])) + handshake[i:i + step]
-                    for i in range(0, len(handshake), step))
+    return b"".join(
+        struct.pack(">BHH", 22, 0x0301, len(handshake[i : i + step])) + handshake[i : i + step]
+        for i in range(0, len(handshake), step)
+    )
 
 
 def read_server_flight(sock: socket.socket, wrapped: bool) -> bytes:
@@ -388,13 +420,13 @@ def handshake_messages(flight: bytes) -> list[tuple[int, bytes]]:
     stream, pos = b"", 0
     while pos + 5 <= len(flight):
         assert flight[pos] == 22, f"record type {flight[pos]}"
-        length = struct.unpack(">H", flight[pos + 3:pos + 5])[0]
-        stream += flight[pos + 5:pos + 5 + length]
+        length = struct.unpack(">H", flight[pos + 3 : pos + 5])[0]
+        stream += flight[pos + 5 : pos + 5 + length]
         pos += 5 + length
     messages, pos = [], 0
     while pos + 4 <= len(stream):
-        length = int.from_bytes(stream[pos + 1:pos + 4], "big")
-        messages.append((stream[pos], stream[pos + 4:pos + 4 + length]))
+        length = int.from_bytes(stream[pos + 1 : pos + 4], "big")
+        messages.append((stream[pos], stream[pos + 4 : pos + 4 + length]))
         pos += 4 + length
     return messages
 
@@ -405,7 +437,7 @@ def server_hello_choice(flight: bytes) -> tuple[int, int]:
     assert msg_type == 2
     version = struct.unpack(">H", body[:2])[0]
     sid_len = body[34]
-    suite = struct.unpack(">H", body[35 + sid_len:37 + sid_len])[0]
+    suite = struct.unpack(">H", body[35 + sid_len : 37 + sid_len])[0]
     return version, suite
 
 
@@ -414,7 +446,7 @@ def probe_wrapped(host: Target, hello: bytes, split_packets: int = 1) -> bytes:
     try:
         send_prelogin(sock, 0x01)
         room = -(-len(hello) // split_packets)
-        chunks = [hello[i:i + room] for i in range(0, len(hello), room)]
+        chunks = [hello[i : i + room] for i in range(0, len(hello), room)]
         for index, chunk in enumerate(chunks):
             status = 1 if index == len(chunks) - 1 else 0
             sock.sendall(struct.pack(">BBHHBB", 0x12, status, len(chunk) + 8, 0, index + 1, 0) + chunk)
@@ -428,16 +460,19 @@ def probe_wrapped(host: Target, hello: bytes, split_packets: int = 1) -> bytes:
 ENC_OFF, ENC_ON, ENC_NOT_SUP, ENC_REQ = 0, 1, 2, 3
 
 
-@pytest.mark.parametrize(("client", "force", "expected", "server_ends"), [
-    (ENC_OFF, False, ENC_OFF, False),
-    (ENC_OFF, True, ENC_REQ, False),
-    (ENC_ON, False, ENC_ON, False),
-    (ENC_ON, True, ENC_ON, False),
-    (ENC_NOT_SUP, False, ENC_NOT_SUP, False),
-    (ENC_NOT_SUP, True, ENC_REQ, True),
-    (ENC_REQ, False, ENC_ON, False),
-    (ENC_REQ, True, ENC_ON, False),
-])
+@pytest.mark.parametrize(
+    ("client", "force", "expected", "server_ends"),
+    [
+        (ENC_OFF, False, ENC_OFF, False),
+        (ENC_OFF, True, ENC_REQ, False),
+        (ENC_ON, False, ENC_ON, False),
+        (ENC_ON, True, ENC_ON, False),
+        (ENC_NOT_SUP, False, ENC_NOT_SUP, False),
+        (ENC_NOT_SUP, True, ENC_REQ, True),
+        (ENC_REQ, False, ENC_ON, False),
+        (ENC_REQ, True, ENC_ON, False),
+    ],
+)
 def test_prelogin_encryption_follows_the_ms_tds_table(tds_lab, client, force, expected, server_ends):
     host, _ = tds_lab
     host.change(force_encryption=force)
@@ -502,13 +537,18 @@ def test_instance_without_any_certificate_answers_not_supported_and_fails_the_lo
 
 KEY_EXCHANGES = {
     # client cipher string -> the Windows suites that must be chosen, per version group
-    "ECDHE": ("ECDHE-RSA-AES256-SHA:ECDHE-RSA-AES128-GCM-SHA256",
-              {TLS10: "ECDHE-RSA-AES256-SHA", TLS11: "ECDHE-RSA-AES256-SHA",
-               TLS12: "ECDHE-RSA-AES128-GCM-SHA256"}),
-    "RSA": ("AES128-SHA:AES256-GCM-SHA384",
-            {TLS10: "AES128-SHA", TLS11: "AES128-SHA", TLS12: "AES256-GCM-SHA384"}),
-    "DHE": ("DHE-RSA-AES256-SHA:DHE-RSA-AES128-GCM-SHA256",
-            {TLS10: "DHE-RSA-AES256-SHA", TLS11: "DHE-RSA-AES256-SHA", TLS12: "DHE-RSA-AES128-GCM-SHA256"}),
+    "ECDHE": (
+        "ECDHE-RSA-AES256-SHA:ECDHE-RSA-AES128-GCM-SHA256",
+        {TLS10: "ECDHE-RSA-AES256-SHA", TLS11: "ECDHE-RSA-AES256-SHA", TLS12: "ECDHE-RSA-AES128-GCM-SHA256"},
+    ),
+    "RSA": (
+        "AES128-SHA:AES256-GCM-SHA384",
+        {TLS10: "AES128-SHA", TLS11: "AES128-SHA", TLS12: "AES256-GCM-SHA384"},
+    ),
+    "DHE": (
+        "DHE-RSA-AES256-SHA:DHE-RSA-AES128-GCM-SHA256",
+        {TLS10: "DHE-RSA-AES256-SHA", TLS11: "DHE-RSA-AES256-SHA", TLS12: "DHE-RSA-AES128-GCM-SHA256"},
+    ),
 }
 WITH_DHE_CBC = (*WIN2019_SUITES, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA")  # as on a 2016 host
 
@@ -578,8 +618,9 @@ def test_ecdsa_certificate_serves_ecdsa_suites(tds_lab, ec_cert):
 def test_no_common_suite_resets_the_connection(tds_lab):
     host, endpoints = tds_lab
     before = served_so_far(endpoints)
-    host.change(cipher_suites=("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-                               "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"))
+    host.change(
+        cipher_suites=("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256")
+    )
     with pytest.raises(ConnectionResetError):
         wrapped_handshake(host, client_context(TLS12, "AES128-SHA:AES256-SHA"))
     outcome = outcome_after(endpoints, before)
@@ -605,8 +646,12 @@ def test_gcm_suites_are_not_chosen_below_tls12(tds_lab):
 
 def test_tls13_is_never_negotiated_on_the_wrapped_path(tds_lab):
     host, _ = tds_lab
-    host.change(product_version=(16, 0, 4135), server_versions=frozenset({TLS12, TLS13}),
-                os_supports_tls13=True, cipher_suites=WIN2022_SUITES)
+    host.change(
+        product_version=(16, 0, 4135),
+        server_versions=frozenset({TLS12, TLS13}),
+        os_supports_tls13=True,
+        cipher_suites=WIN2022_SUITES,
+    )
     context = client_context(TLS12)
     context.maximum_version = ssl.TLSVersion.TLSv1_3
     channel = wrapped_handshake(host, context)
@@ -648,8 +693,9 @@ def test_suites_openssl_cannot_serve_get_a_hand_built_first_flight(tds_lab, rsa_
 
 def test_2012r2_curve_suffix_pins_the_ecdhe_curve(tds_lab):
     host, _ = tds_lab
-    host.change(cipher_suites=("TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA_P384",
-                               "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA_P256"))
+    host.change(
+        cipher_suites=("TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA_P384", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA_P256")
+    )
     for groups, curve in (([0x0017], 0x0017), ([0x0018, 0x0017], 0x0018)):
         flight = probe_wrapped(host, raw_client_hello([0xC014], groups=groups))
         key_exchange = next(body for msg_type, body in handshake_messages(flight) if msg_type == 12)
@@ -662,8 +708,12 @@ def test_2012r2_curve_suffix_pins_the_ecdhe_curve(tds_lab):
 
 
 def strict_state(host: Host, **fields: object) -> None:
-    defaults = {"product_version": (16, 0, 4135), "server_versions": frozenset({TLS12, TLS13}),
-                "os_supports_tls13": True, "cipher_suites": WIN2022_SUITES}
+    defaults = {
+        "product_version": (16, 0, 4135),
+        "server_versions": frozenset({TLS12, TLS13}),
+        "os_supports_tls13": True,
+        "cipher_suites": WIN2022_SUITES,
+    }
     host.change(**{**defaults, **fields})
 
 
@@ -701,23 +751,30 @@ def test_strict_tls13_suite_order_follows_windows_even_where_openssl_would_not(t
     before = served_so_far(endpoints)
     strict_state(host, cipher_suites=("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"))
     sock = connect(host)
-    sock.sendall(raw_client_hello([0x1302, 0x1301], supported_versions=[TLS13, TLS12],
-                                  key_share_group=0x001D, alpn=b"tds/8.0"))
+    sock.sendall(
+        raw_client_hello(
+            [0x1302, 0x1301], supported_versions=[TLS13, TLS12], key_share_group=0x001D, alpn=b"tds/8.0"
+        )
+    )
     flight = read_server_flight(sock, wrapped=False)
     sock.close()
     msg_type, body = handshake_messages(flight)[0]
     assert msg_type == 2
     sid_len = body[34]
-    assert struct.unpack(">H", body[35 + sid_len:37 + sid_len])[0] == 0x1301
+    assert struct.unpack(">H", body[35 + sid_len : 37 + sid_len])[0] == 0x1301
     assert outcome_after(endpoints, before).suite == "TLS_AES_128_GCM_SHA256"
 
 
-@pytest.mark.parametrize(("fields", "reason"), [
-    ({"product_version": (15, 0, 4345)}, "no TDS 8.0"),
-    ({"product_version": (16, 0, 4135), "certificate": "auto-picked"}, "17821"),
-])
-def test_strict_connection_closed_without_sql2022_or_configured_certificate(tds_lab, rsa_cert, fields,
-                                                                           reason):
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"product_version": (15, 0, 4345)}, "no TDS 8.0"),
+        ({"product_version": (16, 0, 4135), "certificate": "auto-picked"}, "17821"),
+    ],
+)
+def test_strict_connection_closed_without_sql2022_or_configured_certificate(
+    tds_lab, rsa_cert, fields, reason
+):
     host, endpoints = tds_lab
     before = served_so_far(endpoints)
     if fields.get("certificate") == "auto-picked":
@@ -735,8 +792,9 @@ def test_strict_connection_closed_without_sql2022_or_configured_certificate(tds_
 
 def test_remediation_is_visible_to_the_next_connection(tds_lab):
     host, _ = tds_lab
-    host.change(cipher_suites=("TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
-                               "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"))
+    host.change(
+        cipher_suites=("TLS_DHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384")
+    )
     channel = wrapped_handshake(host, client_context(TLS12))
     assert channel.tls.cipher()[0] == "DHE-RSA-AES256-GCM-SHA384"
     channel.sock.close()
@@ -762,8 +820,9 @@ def test_stopped_instance_refuses_connections_and_comes_back(tds_lab):
 def test_listener_stops_with_its_stop_event(rsa_cert, tmp_path):
     host = Host(base_state(rsa_cert, free_port("127.0.0.1")))
     stop = threading.Event()
-    endpoints = start_tds_listeners(host.states, "127.0.0.1", stop, material_dir=tmp_path,
-                                    poll_interval_s=0.05)
+    endpoints = start_tds_listeners(
+        host.states, "127.0.0.1", stop, material_dir=tmp_path, poll_interval_s=0.05
+    )
     connect(host).close()
     stop.set()
     endpoints.stop()

@@ -154,4 +154,3 @@ def test_force_encryption_change_waits_for_the_service_restart(serve):
     host.reboot()
     with endpoint.connect() as sock:
         assert send_prelogin(sock, 0x00)[0x01] == b"\x00"
-

@@ -21,19 +21,47 @@ SSL3, TLS10, TLS11, TLS12, TLS13 = 0x0300, 0x0301, 0x0302, 0x0303, 0x0304
 X25519, P256, P384 = 0x001D, 0x0017, 0x0018
 
 
-def state(suites: tuple[str, ...], versions=frozenset({TLS10, TLS11, TLS12}), key: str = "RSA",
-          tls13_os: bool = False) -> EndpointState:
+def state(
+    suites: tuple[str, ...],
+    versions=frozenset({TLS10, TLS11, TLS12}),
+    key: str = "RSA",
+    tls13_os: bool = False,
+) -> EndpointState:
     certificate = ServerCertificate(b"", b"", configured=True, key_type=key)
-    return EndpointState("MSSQLSERVER", True, 1433, (16, 0, 4135), False, False, certificate,
-                         frozenset(versions), tls13_os, suites)
+    return EndpointState(
+        "MSSQLSERVER",
+        True,
+        1433,
+        (16, 0, 4135),
+        False,
+        False,
+        certificate,
+        frozenset(versions),
+        tls13_os,
+        suites,
+    )
 
 
-def hello(suites: list[int], version: int = TLS12, groups: list[int] | None = None,
-          supported_versions: list[int] | None = None, key_shares: dict[int, bytes] | None = None,
-          alpn: tuple[bytes, ...] | None = None) -> ClientHello:
-    return ClientHello(version, b"\x00" * 32, b"", tuple(suites), b"\x00", {},
-                       tuple(supported_versions) if supported_versions else None,
-                       tuple(groups) if groups is not None else (X25519, P256, P384), alpn, key_shares or {})
+def hello(
+    suites: list[int],
+    version: int = TLS12,
+    groups: list[int] | None = None,
+    supported_versions: list[int] | None = None,
+    key_shares: dict[int, bytes] | None = None,
+    alpn: tuple[bytes, ...] | None = None,
+) -> ClientHello:
+    return ClientHello(
+        version,
+        b"\x00" * 32,
+        b"",
+        tuple(suites),
+        b"\x00",
+        {},
+        tuple(supported_versions) if supported_versions else None,
+        tuple(groups) if groups is not None else (X25519, P256, P384),
+        alpn,
+        key_shares or {},
+    )
 
 
 def chosen(result: Negotiated | Refused) -> tuple[int, str]:
@@ -85,24 +113,39 @@ def test_server_order_wins_over_client_order():
     assert chosen(result) == (TLS12, "TLS_RSA_WITH_AES_128_CBC_SHA")
 
 
-@pytest.mark.parametrize(("version", "expected"), [
-    (TLS12, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
-    (TLS11, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"),
-    (TLS10, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"),
-])
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        (TLS12, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
+        (TLS11, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"),
+        (TLS10, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"),
+    ],
+)
 def test_gcm_and_sha2_suites_need_tls12(version, expected):
-    s = state(("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
-               "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"))
+    s = state(
+        (
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+            "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
+            "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+        )
+    )
     assert chosen(negotiate(hello([0xC030, 0xC028, 0xC014], version=version), s, strict=False)) == (
-        version, expected)
+        version,
+        expected,
+    )
 
 
 def test_certificate_key_type_filters_suites():
-    suites = ("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_DHE_DSS_WITH_AES_256_CBC_SHA",
-              "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384")
+    suites = (
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        "TLS_DHE_DSS_WITH_AES_256_CBC_SHA",
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    )
     offer = hello([0xC02C, 0x0038, 0xC030])
-    for key, expected in (("RSA", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
-                          ("EC", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")):
+    for key, expected in (
+        ("RSA", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
+        ("EC", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
+    ):
         assert chosen(negotiate(offer, state(suites, key=key), strict=False))[1] == expected
     # DHE_DSS needs a DSA certificate: never chosen for RSA or EC keys.
     dss_only = hello([0x0038])
@@ -111,8 +154,13 @@ def test_certificate_key_type_filters_suites():
 
 
 def test_ecdhe_needs_a_shared_curve_and_2012r2_suffixes_pin_it():
-    s = state(("TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA_P384", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA_P256",
-               "TLS_RSA_WITH_AES_256_CBC_SHA"))
+    s = state(
+        (
+            "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA_P384",
+            "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA_P256",
+            "TLS_RSA_WITH_AES_256_CBC_SHA",
+        )
+    )
     p256_only = negotiate(hello([0xC014, 0x0035], groups=[P256]), s, strict=False)
     assert isinstance(p256_only, Negotiated)
     assert p256_only.suite.windows_name == "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA_P256"
@@ -128,8 +176,11 @@ def test_unsuffixed_ecdhe_uses_the_windows_curve_order():
 
 
 def test_tls13_suites_only_for_tls13_and_tls12_suites_not_for_tls13():
-    s = state(("TLS_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"), versions={TLS12, TLS13},
-              tls13_os=True)
+    s = state(
+        ("TLS_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
+        versions={TLS12, TLS13},
+        tls13_os=True,
+    )
     tls13 = hello([0x1301, 0xC030], supported_versions=[TLS13, TLS12], key_shares={X25519: b"k" * 32})
     assert chosen(negotiate(tls13, s, strict=True)) == (TLS13, "TLS_AES_128_GCM_SHA256")
     assert chosen(negotiate(tls13, s, strict=False)) == (TLS12, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384")
@@ -138,7 +189,9 @@ def test_tls13_suites_only_for_tls13_and_tls12_suites_not_for_tls13():
 def test_ssl3_gets_only_the_suites_schannel_defines_for_it():
     s = state(("TLS_RSA_WITH_AES_128_CBC_SHA", "TLS_RSA_WITH_3DES_EDE_CBC_SHA"), versions={SSL3})
     assert chosen(negotiate(hello([0x002F, 0x000A], version=SSL3), s, strict=False)) == (
-        SSL3, "TLS_RSA_WITH_3DES_EDE_CBC_SHA")
+        SSL3,
+        "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+    )
 
 
 def test_unknown_windows_names_are_skipped():
@@ -170,23 +223,32 @@ def _record_bytes(suites: list[int]) -> bytes:
     exts += struct.pack(">HH", 43, 5) + bytes([4]) + struct.pack(">HH", TLS13, TLS12)
     alpn = bytes([7]) + b"tds/8.0"
     exts += struct.pack(">HHH", 16, len(alpn) + 2, len(alpn)) + alpn
-    body = (struct.pack(">H", TLS12) + bytes(32) + b"\x00" + struct.pack(">H", 2 * len(suites))
-            + b"".join(struct.pack(">H", s) for s in suites) + b"\x01\x00"
-            + struct.pack(">H", len(exts)) + exts)
+    body = (
+        struct.pack(">H", TLS12)
+        + bytes(32)
+        + b"\x00"
+        + struct.pack(">H", 2 * len(suites))
+        + b"".join(struct.pack(">H", s) for s in suites)
+        + b"\x01\x00"
+        + struct.pack(">H", len(exts))
+        + exts
+    )
     message = b"\x01" + len(body).to_bytes(3, "big") + body
     return message
 
 
-@given(cuts=st.lists(st.integers(min_value=1, max_value=200), max_size=6),
-       record_split=st.integers(min_value=1, max_value=120))
+@given(
+    cuts=st.lists(st.integers(min_value=1, max_value=200), max_size=6),
+    record_split=st.integers(min_value=1, max_value=120),
+)
 def test_client_hello_reassembles_from_any_split(cuts, record_split):
     message = _record_bytes([0xC030, 0x002F])
-    fragments = [message[i:i + record_split] for i in range(0, len(message), record_split)]
+    fragments = [message[i : i + record_split] for i in range(0, len(message), record_split)]
     records = b"".join(struct.pack(">BHH", 22, 0x0301, len(f)) + f for f in fragments)
     assembler = ClientHelloAssembler()
     result, pos = None, 0
     for cut in [*cuts, len(records)]:
-        piece = records[pos:pos + cut]
+        piece = records[pos : pos + cut]
         pos += len(piece)
         if piece:
             result = assembler.feed(piece)
@@ -220,7 +282,7 @@ def test_messages_split_at_4096_with_eom_on_the_last_packet():
     wire = packets.encode_message(0x12, bytes(10000))
     sizes, statuses, pos = [], [], 0
     while pos < len(wire):
-        status, length = wire[pos + 1], struct.unpack(">H", wire[pos + 2:pos + 4])[0]
+        status, length = wire[pos + 1], struct.unpack(">H", wire[pos + 2 : pos + 4])[0]
         sizes.append(length)
         statuses.append(status)
         pos += length
@@ -230,8 +292,9 @@ def test_messages_split_at_4096_with_eom_on_the_last_packet():
 
 def test_prelogin_parser_requires_version_first_and_bounds():
     # MS-TDS 4.1 sample payload.
-    sample = bytes.fromhex("00001a0006 0100200001 0200210001 0300220004 0400260001 ff"
-                           "090000000000 01 00 b80d0000 01")
+    sample = bytes.fromhex(
+        "00001a0006 0100200001 0200210001 0300220004 0400260001 ff090000000000 01 00 b80d0000 01"
+    )
     parsed = prelogin.parse_prelogin(sample)
     assert parsed.encryption == 0x01
     assert parsed.options[0x00] == bytes.fromhex("090000000000")

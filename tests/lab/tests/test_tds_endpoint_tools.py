@@ -34,8 +34,9 @@ def rsa_cert() -> ServerCertificate:
 @pytest.fixture
 def tds_lab(rsa_cert, tmp_path) -> Iterator[tuple[Host, TdsEndpoints]]:
     host = Host(base_state(rsa_cert, free_port("127.0.0.1")))
-    endpoints = start_tds_listeners(host.states, "127.0.0.1", threading.Event(),
-                                    material_dir=tmp_path / "tds")
+    endpoints = start_tds_listeners(
+        host.states, "127.0.0.1", threading.Event(), material_dir=tmp_path / "tds"
+    )
     try:
         yield host, endpoints
     finally:
@@ -51,14 +52,26 @@ def test_pytds_completes_tls_then_fails_login_cleanly(tds_lab, rsa_cert, tmp_pat
     cafile = tmp_path / "ca.pem"
     cafile.write_bytes(x509.load_der_x509_certificate(rsa_cert.der).public_bytes(serialization.Encoding.PEM))
     with pytest.raises(pytds.OperationalError) as failure:
-        pytds.connect(dsn="127.0.0.1", port=host.state.tcp_port, user="app_user", password="wrong",
-                      cafile=str(cafile), validate_host=False, login_timeout=10, autocommit=True)
+        pytds.connect(
+            dsn="127.0.0.1",
+            port=host.state.tcp_port,
+            user="app_user",
+            password="wrong",
+            cafile=str(cafile),
+            validate_host=False,
+            login_timeout=10,
+            autocommit=True,
+        )
     assert failure.value.number == 18456
     assert "Login failed for user 'app_user'" in str(failure.value)
     outcome = endpoints.endpoint("MSSQLSERVER").wait_for_outcome(before)
     # pytds encrypts with TLSv1_2_METHOD; ECDHE_RSA AES256-GCM is first in the 2019 list for RSA.
     assert (outcome.path, outcome.result, outcome.version, outcome.suite) == (
-        "tds7", "login_failed", "TLS 1.2", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384")
+        "tds7",
+        "login_failed",
+        "TLS 1.2",
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    )
 
 
 def test_pytds_sees_the_reset_when_no_tls12_suite_is_usable(tds_lab, rsa_cert, tmp_path):
@@ -68,8 +81,15 @@ def test_pytds_sees_the_reset_when_no_tls12_suite_is_usable(tds_lab, rsa_cert, t
     host.change(cipher_suites=("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",))  # scenario 2 with an RSA cert
     # pytds treats a reset as a transient network error and retries until login_timeout.
     with pytest.raises((ConnectionResetError, TimeoutError, pytds.OperationalError)) as failure:
-        pytds.connect(dsn="127.0.0.1", port=host.state.tcp_port, user="sa", password="x",
-                      cafile=str(cafile), validate_host=False, login_timeout=2)
+        pytds.connect(
+            dsn="127.0.0.1",
+            port=host.state.tcp_port,
+            user="sa",
+            password="x",
+            cafile=str(cafile),
+            validate_host=False,
+            login_timeout=2,
+        )
     causes = []
     error: BaseException | None = failure.value
     while error is not None:
@@ -93,9 +113,25 @@ def nmap_cipher_lists(port: int, workdir: Path) -> dict[str, list[str]]:
     datadir.mkdir()
     (datadir / "nmap-services").write_text(f"ms-sql-s\t{port}/tcp\t0.5\n")
     run = subprocess.run(
-        ["nmap", "-Pn", "-n", "-p", str(port), "--datadir", str(datadir), "--script", "ssl-enum-ciphers",
-         "-oX", "-", "127.0.0.1"],
-        capture_output=True, text=True, timeout=120, check=True)
+        [
+            "nmap",
+            "-Pn",
+            "-n",
+            "-p",
+            str(port),
+            "--datadir",
+            str(datadir),
+            "--script",
+            "ssl-enum-ciphers",
+            "-oX",
+            "-",
+            "127.0.0.1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     script = ET.fromstring(run.stdout).find(".//script[@id='ssl-enum-ciphers']")
     lists: dict[str, list[str]] = {}
     if script is None:  # nmap prints nothing when no handshake got anywhere
@@ -138,19 +174,26 @@ def test_nmap_lists_the_effective_suites_in_server_order(tds_lab, tmp_path):
         "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
         "TLS_DHE_RSA_WITH_AES_256_CBC_SHA",
     ]
-    assert nmap_cipher_lists(host.state.tcp_port, tmp_path) == {"TLSv1.0": legacy, "TLSv1.1": legacy,
-                                                                "TLSv1.2": tls12}
+    assert nmap_cipher_lists(host.state.tcp_port, tmp_path) == {
+        "TLSv1.0": legacy,
+        "TLSv1.1": legacy,
+        "TLSv1.2": tls12,
+    }
 
 
 def test_nmap_sees_tls12_only_without_dhe_after_remediation(tds_lab, tmp_path):
     host, _ = tds_lab
-    host.change(cipher_suites=tuple(s for s in WIN2019_SUITES if not s.startswith("TLS_DHE_")),
-                server_versions=frozenset({0x0303}))
+    host.change(
+        cipher_suites=tuple(s for s in WIN2019_SUITES if not s.startswith("TLS_DHE_")),
+        server_versions=frozenset({0x0303}),
+    )
     lists = nmap_cipher_lists(host.state.tcp_port, tmp_path)
     assert list(lists) == ["TLSv1.2"]
     assert not [s for s in lists["TLSv1.2"] if "DHE_RSA" in s and "ECDHE" not in s]
-    assert lists["TLSv1.2"][:2] == ["TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-                                    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]
+    assert lists["TLSv1.2"][:2] == [
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    ]
 
 
 def test_nmap_gets_nothing_from_a_force_strict_instance(tds_lab, tmp_path):

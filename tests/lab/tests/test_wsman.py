@@ -34,10 +34,15 @@ SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
 _PROTOCOL = Protocol("http://127.0.0.1:1/wsman", transport="basic", username="u", password="p")
 
 
-def envelope(action: str, shell_id: str | None = None, body: dict[str, Any] | None = None,
-             message_id: str | None = None) -> tuple[bytes, str]:
-    header = _PROTOCOL.build_wsman_header(action=action, resource_uri=SHELL_URI, shell_id=shell_id,
-                                          message_id=message_id)
+def envelope(
+    action: str,
+    shell_id: str | None = None,
+    body: dict[str, Any] | None = None,
+    message_id: str | None = None,
+) -> tuple[bytes, str]:
+    header = _PROTOCOL.build_wsman_header(
+        action=action, resource_uri=SHELL_URI, shell_id=shell_id, message_id=message_id
+    )
     header["env:Body"] = body or {}
     text = xmltodict.unparse({"env:Envelope": header})
     return text.encode("utf-8"), header["env:Header"]["a:MessageID"]
@@ -85,8 +90,9 @@ def streams(reply_body: bytes) -> tuple[bytes, bytes, int | None]:
 
 
 def fault_code(reply_body: bytes) -> int:
-    node = ET.fromstring(reply_body).find(f"{{{NS_SOAP}}}Body/{{{NS_SOAP}}}Fault/{{{NS_SOAP}}}Detail/"
-                                          f"{{{NS_FAULT}}}WSManFault")
+    node = ET.fromstring(reply_body).find(
+        f"{{{NS_SOAP}}}Body/{{{NS_SOAP}}}Fault/{{{NS_SOAP}}}Detail/{{{NS_FAULT}}}WSManFault"
+    )
     assert node is not None
     return int(node.get("Code", ""))
 
@@ -111,10 +117,13 @@ def test_parse_request_reads_action_message_id_shell_and_timeout() -> None:
     assert request.operation_timeout_s == 20.0
 
 
-@pytest.mark.parametrize("declaration", [
-    b'<!DOCTYPE x [<!ENTITY a "aaaa">]>',
-    b'<!doctype env:Envelope SYSTEM "http://127.0.0.1/x.dtd">',
-])
+@pytest.mark.parametrize(
+    "declaration",
+    [
+        b'<!DOCTYPE x [<!ENTITY a "aaaa">]>',
+        b'<!doctype env:Envelope SYSTEM "http://127.0.0.1/x.dtd">',
+    ],
+)
 def test_parse_request_refuses_doctype_and_entities(declaration: bytes) -> None:
     data, _ = envelope(ACTION_CREATE)
     head, _, rest = data.partition(b"?>")
@@ -173,8 +182,10 @@ def test_replies_relate_to_the_request_message_id() -> None:
     endpoint = WsmanEndpoint(RecordingRuntime("h"))
     shell = create(endpoint)
     cid = command(endpoint, shell, "x")
-    for action, body in ((ACTION_SIGNAL, {"rsp:Signal": {"@CommandId": cid, "rsp:Code": "terminate"}}),
-                         (ACTION_DELETE, {})):
+    for action, body in (
+        (ACTION_SIGNAL, {"rsp:Signal": {"@CommandId": cid, "rsp:Code": "terminate"}}),
+        (ACTION_DELETE, {}),
+    ):
         data, message_id = envelope(action, shell, body)
         reply = endpoint.handle(data)
         relates = next(n for n in ET.fromstring(reply.body).iter() if n.tag.endswith("RelatesTo")).text

@@ -78,9 +78,16 @@ class StatePaths:
     @classmethod
     def of(cls, state_dir: str | Path) -> StatePaths:
         root = Path(state_dir).expanduser().resolve()
-        return cls(root=root, pid=root / "lab.pid", log=root / "lab.log", lock=root / "lab.lock",
-                   password=root / "password", manifest=root / "lab.json", tls_cert=root / "winrm-cert.pem",
-                   tls_key=root / "winrm-key.pem")
+        return cls(
+            root=root,
+            pid=root / "lab.pid",
+            log=root / "lab.log",
+            lock=root / "lab.lock",
+            password=root / "password",
+            manifest=root / "lab.json",
+            tls_cert=root / "winrm-cert.pem",
+            tls_key=root / "winrm-key.pem",
+        )
 
 
 # ------------------------------------------------------------- control client
@@ -89,11 +96,16 @@ class StatePaths:
 def control_request(host: HostAddress, method: str, route: str, body: Any = None, timeout: float = 30) -> Any:
     """Call a host's /winlab/<route>; non-2xx answers raise LabError with the server's message."""
     data = None if body is None else json.dumps(body).encode("utf-8")
-    request = urllib.request.Request(f"{host.scheme}://{host.address}:{host.port}/winlab/{route}", data=data,
-                                     method=method, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{host.scheme}://{host.address}:{host.port}/winlab/{route}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
     context = ssl._create_unverified_context() if host.scheme == "https" else None  # lab certificate
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
-                                         urllib.request.HTTPSHandler(context=context))
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
+    )
     try:
         with opener.open(request, timeout=timeout) as response:
             return json.loads(response.read())
@@ -115,7 +127,7 @@ def _proc_stat(pid: int) -> tuple[str, int] | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = stat[stat.rindex(")") + 2 :].split()
     return None if fields[0] in "ZX" else (fields[0], int(fields[2]))
 
 
@@ -173,7 +185,7 @@ def _read_pid(paths: StatePaths) -> int | None:
 def _take_lock(paths: StatePaths, message_if_held: str, lock_fd: int | None = None) -> Iterator[IO[str]]:
     """Hold the lab lock (an flock on lab.lock) for the block; LabError if someone else holds it."""
     paths.root.mkdir(parents=True, exist_ok=True)
-    with (os.fdopen(lock_fd, "a") if lock_fd is not None else open(paths.lock, "a")) as handle:
+    with os.fdopen(lock_fd, "a") if lock_fd is not None else open(paths.lock, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -242,24 +254,48 @@ def cmd_up(args: argparse.Namespace) -> int:
     profiles = resolve_profiles(args.profiles)
     # `up` takes the lab lock itself and hands the locked descriptor to the
     # supervisor, so two concurrent `up`s cannot both get as far as spawning.
-    with _take_lock(paths, f"a lab is already running in {paths.root} (pid {_read_pid(paths)}); "
-                           "run `python -m winlab down --state-dir ...` first") as lock:
+    with _take_lock(
+        paths,
+        f"a lab is already running in {paths.root} (pid {_read_pid(paths)}); "
+        "run `python -m winlab down --state-dir ...` first",
+    ) as lock:
         return _start_supervisor(args, paths, subnet, profiles, lock.fileno())
 
 
-def _start_supervisor(args: argparse.Namespace, paths: StatePaths, subnet: str, profiles: list[Path],
-                      lock_fd: int) -> int:
+def _start_supervisor(
+    args: argparse.Namespace, paths: StatePaths, subnet: str, profiles: list[Path], lock_fd: int
+) -> int:
     for stale in (paths.manifest, paths.pid):
         stale.unlink(missing_ok=True)
     write_private(paths.password, secrets.token_urlsafe(18) + "\n")
-    command = [*supervisor_command(paths.root), "--lock-fd", str(lock_fd), "--subnet", subnet,
-               "--port", str(args.port), "--latency-ms", str(args.latency_ms),
-               "--runtime-factory", args.runtime_factory, *(["--https"] if args.https else []),
-               *([] if args.tds else ["--no-tds"]),
-               "--profiles", *map(str, profiles)]
+    command = [
+        *supervisor_command(paths.root),
+        "--lock-fd",
+        str(lock_fd),
+        "--subnet",
+        subnet,
+        "--port",
+        str(args.port),
+        "--latency-ms",
+        str(args.latency_ms),
+        "--runtime-factory",
+        args.runtime_factory,
+        *(["--https"] if args.https else []),
+        *([] if args.tds else ["--no-tds"]),
+        "--profiles",
+        *map(str, profiles),
+    ]
     with open(paths.log, "wb") as log_file:
-        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-                                 cwd="/", env=lab_environment(), start_new_session=True, pass_fds=(lock_fd,))
+        child = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd="/",
+            env=lab_environment(),
+            start_new_session=True,
+            pass_fds=(lock_fd,),
+        )
     try:
         manifest = _wait_ready(paths, child, args.ready_timeout)
     except BaseException:
@@ -269,8 +305,10 @@ def _start_supervisor(args: argparse.Namespace, paths: StatePaths, subnet: str, 
     inventory = Path(args.inventory).expanduser().resolve()
     write_inventory(inventory, manifest, paths.password.read_text().strip())
     first, last = manifest.hosts[0].address, manifest.hosts[-1].address
-    print(f"winlab: {len(manifest.hosts)} hosts on {first.scheme}://{first.address}..{last.address}"
-          f":{first.port} (supervisor pid {child.pid}, log {paths.log})")
+    print(
+        f"winlab: {len(manifest.hosts)} hosts on {first.scheme}://{first.address}..{last.address}"
+        f":{first.port} (supervisor pid {child.pid}, log {paths.log})"
+    )
     for host in manifest.hosts:
         print(f"  {host.name:30} {host.address.address}:{host.address.port}")
     print(f"inventory: {inventory}")
@@ -281,8 +319,10 @@ def _wait_ready(paths: StatePaths, child: subprocess.Popen[bytes], timeout: floa
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if child.poll() is not None:
-            raise LabError(f"the lab supervisor exited with code {child.returncode} while starting; "
-                           f"{paths.log} ends with:\n{_log_tail(paths)}")
+            raise LabError(
+                f"the lab supervisor exited with code {child.returncode} while starting; "
+                f"{paths.log} ends with:\n{_log_tail(paths)}"
+            )
         if paths.manifest.exists():
             manifest = read_manifest(paths.root)
             if manifest.pid == child.pid and all(_answers(h.address) for h in manifest.hosts):
@@ -370,8 +410,11 @@ def cmd_state(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """The supervisor: hold the lock, serve every host until SIGTERM, then clean up."""
-    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s",
+    )
     paths = StatePaths.of(args.state_dir)
     # Held for the supervisor's whole life; under `up` it is the descriptor `up` locked.
     with _take_lock(paths, f"another supervisor holds {paths.lock}; not starting a second one", args.lock_fd):
@@ -400,8 +443,9 @@ def _serve_locked(args: argparse.Namespace, paths: StatePaths, log: logging.Logg
     extra: ExtraListeners = no_extra_listeners
     if args.tds:
         extra = functools.partial(tds_listeners, material_dir=paths.root / "tds")
-    config = FleetConfig(subnet=subnet, port=args.port, credentials=credentials, latency_ms=args.latency_ms,
-                         tls=tls)
+    config = FleetConfig(
+        subnet=subnet, port=args.port, credentials=credentials, latency_ms=args.latency_ms, tls=tls
+    )
     try:
         fleet = serve_fleet(runtimes, config, extra)
     except OSError as exc:  # a taken address or port: the message names host, address and port
@@ -459,12 +503,14 @@ def _port(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m winlab",
-                                     description="the simulated Windows SQL Server fleet")
+    parser = argparse.ArgumentParser(
+        prog="python -m winlab", description="the simulated Windows SQL Server fleet"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, handler: Callable[[argparse.Namespace], int],
-                help_text: str) -> argparse.ArgumentParser:
+    def command(
+        name: str, handler: Callable[[argparse.Namespace], int], help_text: str
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--state-dir", required=True, help="the lab's state directory")
         sub.set_defaults(handler=handler)
@@ -477,8 +523,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--port", type=_port, default=5985, help="WinRM port on every host address")
         sub.add_argument("--https", action="store_true", help="serve WinRM over HTTPS (self-signed)")
         sub.add_argument("--runtime-factory", default=DEFAULT_RUNTIME_FACTORY, help="module:function")
-        sub.add_argument("--no-tds", dest="tds", action="store_false",
-                         help="no TDS endpoints (runtimes without the host model, e.g. transport tests)")
+        sub.add_argument(
+            "--no-tds",
+            dest="tds",
+            action="store_false",
+            help="no TDS endpoints (runtimes without the host model, e.g. transport tests)",
+        )
 
     up = command("up", cmd_up, "start the lab in the background and write the inventory")
     fleet_options(up)
@@ -495,8 +545,9 @@ def build_parser() -> argparse.ArgumentParser:
     knobs.add_argument("hosts", nargs="*", metavar="HOST")
     knobs.add_argument("--latency-ms", type=_count)
     drop = knobs.add_mutually_exclusive_group()
-    drop.add_argument("--drop-after-ops", type=_count,
-                      help="drop the connection after N ops of the next agent batch")
+    drop.add_argument(
+        "--drop-after-ops", type=_count, help="drop the connection after N ops of the next agent batch"
+    )
     drop.add_argument("--no-drop", action="store_true", help="clear --drop-after-ops")
 
     command("reboot", cmd_reboot, "reboot one host").add_argument("host", metavar="HOST")

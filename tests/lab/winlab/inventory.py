@@ -25,8 +25,8 @@ INVENTORY_GROUPS = ("windows", "mssql_tls_lab")
 
 @dataclass(frozen=True)
 class SqlEndpoint:
-    name: str   # instance name: MSSQLSERVER or the named instance
-    port: int   # its TDS port on the host's address
+    name: str  # instance name: MSSQLSERVER or the named instance
+    port: int  # its TDS port on the host's address
 
 
 @dataclass(frozen=True)
@@ -59,13 +59,16 @@ def describe_host(runtime: HostRuntime, address: HostAddress) -> LabHost:
     for index, item in enumerate(endpoints() if callable(endpoints) else ()):
         name, port = _field(item, "instance"), _field(item, "port")
         if not isinstance(name, str) or not isinstance(port, int) or isinstance(port, bool):
-            raise ValueError(f"host {runtime.name}: sql_endpoints()[{index}]: expected an instance (str) "
-                             f"and a port (int), got instance={name!r} port={port!r}")
+            raise ValueError(
+                f"host {runtime.name}: sql_endpoints()[{index}]: expected an instance (str) "
+                f"and a port (int), got instance={name!r} port={port!r}"
+            )
         instances.append(SqlEndpoint(name, port))
     scenarios = getattr(runtime, "expect_scenarios", None) or ()
     if not all(isinstance(s, int) and not isinstance(s, bool) for s in scenarios):
-        raise ValueError(f"host {runtime.name}: expect_scenarios: expected a list of integers, "
-                         f"got {scenarios!r}")
+        raise ValueError(
+            f"host {runtime.name}: expect_scenarios: expected a list of integers, got {scenarios!r}"
+        )
     return LabHost(address, tuple(instances), tuple(scenarios))
 
 
@@ -141,7 +144,8 @@ def inventory_document(manifest: Manifest, password: str) -> dict[str, Any]:
 
 def write_inventory(path: Path, manifest: Manifest, password: str) -> None:
     text = "# Written by `python -m winlab up`; rewritten at every start of the lab.\n" + yaml.safe_dump(
-        inventory_document(manifest, password), sort_keys=False, default_flow_style=False)
+        inventory_document(manifest, password), sort_keys=False, default_flow_style=False
+    )
     write_private(Path(path), text)
 
 

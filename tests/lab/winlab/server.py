@@ -91,10 +91,11 @@ class HostAddress:
     scheme: str = "http"
 
 
-def control_call(endpoint: WsmanEndpoint, host: HostAddress, method: str, path: str,
-                 body: Any) -> tuple[int, Any]:
+def control_call(
+    endpoint: WsmanEndpoint, host: HostAddress, method: str, path: str, body: Any
+) -> tuple[int, Any]:
     """Route one /winlab/ request; returns (HTTP status, JSON-ready payload)."""
-    route = (method, path[len(CONTROL_PREFIX):].rstrip("/"))
+    route = (method, path[len(CONTROL_PREFIX) :].rstrip("/"))
     if route == ("GET", "host"):
         return 200, asdict(host)
     if route == ("GET", "stats"):
@@ -128,8 +129,9 @@ class _HostHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, host: HostAddress, endpoint: WsmanEndpoint, credentials: Credentials,
-                 tls: ssl.SSLContext | None) -> None:
+    def __init__(
+        self, host: HostAddress, endpoint: WsmanEndpoint, credentials: Credentials, tls: ssl.SSLContext | None
+    ) -> None:
         self.host = host
         self.endpoint = endpoint
         self.credentials = credentials
@@ -199,8 +201,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._json(400, {"error": "request body: expected JSON"})
             return
-        status, answer = control_call(self.server.endpoint, self.server.host, self.command,
-                                      self.path.split("?", 1)[0], payload)
+        status, answer = control_call(
+            self.server.endpoint, self.server.host, self.command, self.path.split("?", 1)[0], payload
+        )
         self._json(status, answer)
 
     def _read_body(self, length_required: bool) -> bytes | None:
@@ -221,8 +224,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, payload: Any) -> None:
         self._reply(status, json.dumps(payload, sort_keys=True).encode("utf-8"), "application/json")
 
-    def _reply(self, status: int, body: bytes, content_type: str,
-               headers: dict[str, str] | None = None) -> None:
+    def _reply(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -247,8 +251,13 @@ class Listener(Protocol):
 
 
 class WinRMListener:
-    def __init__(self, host: HostAddress, endpoint: WsmanEndpoint, credentials: Credentials,
-                 tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        host: HostAddress,
+        endpoint: WsmanEndpoint,
+        credentials: Credentials,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.host = host
         self.endpoint = endpoint
         self._credentials = credentials
@@ -260,10 +269,17 @@ class WinRMListener:
         try:
             self._server = _HostHTTPServer(self.host, self.endpoint, self._credentials, self._tls)
         except OSError as exc:
-            raise OSError(exc.errno, f"WinRM endpoint of {self.host.name} cannot bind "
-                                     f"{self.host.address}:{self.host.port}: {exc.strerror}") from exc
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name=f"winrm-{self.host.name}", daemon=True)
+            raise OSError(
+                exc.errno,
+                f"WinRM endpoint of {self.host.name} cannot bind "
+                f"{self.host.address}:{self.host.port}: {exc.strerror}",
+            ) from exc
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name=f"winrm-{self.host.name}",
+            daemon=True,
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -285,7 +301,7 @@ def no_extra_listeners(runtime: HostRuntime, address: str) -> list[Listener]:
 
 @dataclass(frozen=True)
 class FleetConfig:
-    subnet: str                      # first three octets, e.g. "127.77.0"
+    subnet: str  # first three octets, e.g. "127.77.0"
     port: int
     credentials: Credentials
     latency_ms: int = 0
@@ -336,8 +352,9 @@ def _stop_listeners(host: ServedHost) -> None:
             log.exception("stopping a listener of %s failed", host.address.name)
 
 
-def serve_fleet(runtimes: Sequence[HostRuntime], config: FleetConfig,
-                extra_listeners: ExtraListeners = no_extra_listeners) -> Fleet:
+def serve_fleet(
+    runtimes: Sequence[HostRuntime], config: FleetConfig, extra_listeners: ExtraListeners = no_extra_listeners
+) -> Fleet:
     """Start every listener of every host; on any failure stop what started and re-raise."""
     names = [r.name for r in runtimes]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -347,20 +364,22 @@ def serve_fleet(runtimes: Sequence[HostRuntime], config: FleetConfig,
     fleet = Fleet(hosts=[])
     try:
         for index, runtime in enumerate(runtimes):
-            address = HostAddress(runtime.name, host_address(subnet, index), config.port,
-                                  "https" if config.tls else "http")
+            address = HostAddress(
+                runtime.name, host_address(subnet, index), config.port, "https" if config.tls else "http"
+            )
             endpoint = WsmanEndpoint(runtime, Knobs(latency_ms=config.latency_ms), config.receive_wait_s)
             served = ServedHost(runtime, address, endpoint)
             fleet.hosts.append(served)
-            for listener in [WinRMListener(address, endpoint, config.credentials, config.tls),
-                             *extra_listeners(runtime, address.address)]:
+            for listener in [
+                WinRMListener(address, endpoint, config.credentials, config.tls),
+                *extra_listeners(runtime, address.address),
+            ]:
                 listener.start()
                 served.listeners.append(listener)
     except BaseException:
         fleet.stop()
         raise
     return fleet
-
 
 
 def self_signed_certificate(addresses: Sequence[str]) -> tuple[bytes, bytes]:
@@ -370,15 +389,19 @@ def self_signed_certificate(addresses: Sequence[str]) -> tuple[bytes, bytes]:
     now = datetime.datetime.now(datetime.UTC)
     san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(a)) for a in addresses])
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=30))
         .add_extension(san, critical=False)
         .sign(key, hashes.SHA256())
     )
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 

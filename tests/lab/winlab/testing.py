@@ -113,8 +113,13 @@ def echo_fleet(profile_paths: Sequence[Path], state_dir: Path, now: object) -> l
         doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         if not isinstance(doc, dict) or not isinstance(doc.get("name"), str):
             raise ValueError(f"{path}: field 'name': expected a string")
-        runtimes.append(EchoRuntime(name=doc["name"], expect_scenarios=list(doc.get("expect_scenarios", [])),
-                                    sql_instances=list(doc.get("sql_instances", []))))
+        runtimes.append(
+            EchoRuntime(
+                name=doc["name"],
+                expect_scenarios=list(doc.get("expect_scenarios", [])),
+                sql_instances=list(doc.get("sql_instances", [])),
+            )
+        )
     return runtimes
 
 
@@ -149,8 +154,14 @@ class RunningLab:
 
 def lab_command(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     """Run ``python -m winlab <args>`` with winlab importable."""
-    return subprocess.run([sys.executable, "-m", "winlab", *args], env=lab_environment(), capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "winlab", *args],
+        env=lab_environment(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def free_port(address: str) -> int:
@@ -164,8 +175,15 @@ def random_subnet() -> str:
 
 
 @contextmanager
-def running_lab(profiles: Sequence[Path], *, latency_ms: int = 0, runtime_factory: str | None = None,
-                tds: bool = True, state_dir: Path | None = None, https: bool = False) -> Iterator[RunningLab]:
+def running_lab(
+    profiles: Sequence[Path],
+    *,
+    latency_ms: int = 0,
+    runtime_factory: str | None = None,
+    tds: bool = True,
+    state_dir: Path | None = None,
+    https: bool = False,
+) -> Iterator[RunningLab]:
     """Start a lab serving ``profiles`` (files or directories); always stop it on exit.
 
     ``runtime_factory`` replaces the host model (e.g. ``winlab.testing:echo_fleet``,
@@ -174,14 +192,19 @@ def running_lab(profiles: Sequence[Path], *, latency_ms: int = 0, runtime_factor
     with tempfile.TemporaryDirectory(prefix="winlab-") as scratch:
         lab_dir = Path(state_dir) if state_dir is not None else Path(scratch) / "lab"
         inventory = lab_dir / "inventory.yml"
-        options = ["--latency-ms", str(latency_ms), *(["--https"] if https else []),
-                   *(["--runtime-factory", runtime_factory] if runtime_factory else []),
-                   *([] if tds else ["--no-tds"])]
+        options = [
+            "--latency-ms",
+            str(latency_ms),
+            *(["--https"] if https else []),
+            *(["--runtime-factory", runtime_factory] if runtime_factory else []),
+            *([] if tds else ["--no-tds"]),
+        ]
         _up(lab_dir, inventory, [*options, "--profiles", *map(str, profiles)])
         try:
             manifest = read_manifest(lab_dir)
-            yield RunningLab(state_dir=lab_dir, inventory=inventory,
-                             hosts={h.name: h.address for h in manifest.hosts})
+            yield RunningLab(
+                state_dir=lab_dir, inventory=inventory, hosts={h.name: h.address for h in manifest.hosts}
+            )
         finally:
             down = lab_command("down", "--state-dir", str(lab_dir))
             if down.returncode != 0:
@@ -192,8 +215,18 @@ def _up(lab_dir: Path, inventory: Path, options: list[str]) -> None:
     failure = ""
     for _attempt in range(3):  # another process may take the port or subnet first: pick again
         subnet = random_subnet()
-        result = lab_command("up", "--state-dir", str(lab_dir), "--inventory", str(inventory),
-                             "--subnet", subnet, "--port", str(free_port(subnet + ".1")), *options)
+        result = lab_command(
+            "up",
+            "--state-dir",
+            str(lab_dir),
+            "--inventory",
+            str(inventory),
+            "--subnet",
+            subnet,
+            "--port",
+            str(free_port(subnet + ".1")),
+            *options,
+        )
         if result.returncode == 0:
             return
         failure = result.stderr + result.stdout

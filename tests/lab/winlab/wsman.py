@@ -45,7 +45,8 @@ ACTION_SIGNAL = NS_SHELL + "/Signal"
 ACTION_FAULT = "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault"
 STATE_DONE = NS_SHELL + "/CommandState/Done"
 _SHELL_ACTIONS = frozenset(
-    {ACTION_CREATE, ACTION_DELETE, ACTION_COMMAND, ACTION_SEND, ACTION_RECEIVE, ACTION_SIGNAL})
+    {ACTION_CREATE, ACTION_DELETE, ACTION_COMMAND, ACTION_SEND, ACTION_RECEIVE, ACTION_SIGNAL}
+)
 
 # WinRM answers requests larger than its MaxEnvelopeSize with a fault; ansible
 # sends stdin in 200000-byte chunks (about 270 KB once base64-encoded), so the
@@ -73,17 +74,25 @@ class Fault:
 # 2150858793 (0x80338029) is the code pywinrm maps to WinRMOperationTimeoutError
 # and ansible's Receive loop treats as "poll again" (reference section 4.3).
 def operation_timeout_fault() -> Fault:
-    return Fault(500, 2150858793, "w:TimedOut",
-                 "The WS-Management service cannot complete the operation within the time specified in "
-                 "OperationTimeout.")
+    return Fault(
+        500,
+        2150858793,
+        "w:TimedOut",
+        "The WS-Management service cannot complete the operation within the time specified in "
+        "OperationTimeout.",
+    )
 
 
 # 2150858843 (0x8033805B) is Windows' "shell was not found" code (inference:
 # not in reference/, taken from Windows' error text for a stale ShellId).
 def shell_not_found_fault(shell_id: str | None) -> Fault:
-    return Fault(500, 2150858843, "w:InvalidSelectors",
-                 f"The request for the Windows Remote Shell with ShellId {shell_id} failed because the shell "
-                 "was not found on the server.")
+    return Fault(
+        500,
+        2150858843,
+        "w:InvalidSelectors",
+        f"The request for the Windows Remote Shell with ShellId {shell_id} failed because the shell "
+        "was not found on the server.",
+    )
 
 
 def invalid_request_fault(message: str) -> Fault:
@@ -131,8 +140,13 @@ def parse_request(data: bytes) -> Request:
         if selector.get("Name") == "ShellId":
             shell_id = (selector.text or "").strip()
     timeout_text = header.findtext(f"{{{NS_WSMAN}}}OperationTimeout")
-    return Request(action=action, message_id=message_id, shell_id=shell_id,
-                   operation_timeout_s=_parse_duration(timeout_text), body=body)
+    return Request(
+        action=action,
+        message_id=message_id,
+        shell_id=shell_id,
+        operation_timeout_s=_parse_duration(timeout_text),
+        body=body,
+    )
 
 
 def command_line_of(body: ET.Element) -> str:
@@ -204,8 +218,9 @@ _ENVELOPE = (
 
 
 def _envelope(action: str, relates_to: str, body: str) -> bytes:
-    return _ENVELOPE.format(action=escape(action), message_id=uuid.uuid4(),
-                            relates_to=escape(relates_to), body=body).encode("utf-8")
+    return _ENVELOPE.format(
+        action=escape(action), message_id=uuid.uuid4(), relates_to=escape(relates_to), body=body
+    ).encode("utf-8")
 
 
 def create_reply(request: Request, shell_id: str) -> bytes:
@@ -233,8 +248,10 @@ def receive_reply(request: Request, command_id: str, stdout: bytes, stderr: byte
             encoded = base64.b64encode(data).decode("ascii")
             parts.append(f'<rsp:Stream Name="{name}" CommandId={cid}>{encoded}</rsp:Stream>')
         parts.append(f'<rsp:Stream Name="{name}" CommandId={cid} End="true"></rsp:Stream>')
-    parts.append(f'<rsp:CommandState CommandId={cid} State="{STATE_DONE}">'
-                 f"<rsp:ExitCode>{int(rc)}</rsp:ExitCode></rsp:CommandState></rsp:ReceiveResponse>")
+    parts.append(
+        f'<rsp:CommandState CommandId={cid} State="{STATE_DONE}">'
+        f"<rsp:ExitCode>{int(rc)}</rsp:ExitCode></rsp:CommandState></rsp:ReceiveResponse>"
+    )
     return _envelope(request.action + "Response", request.message_id, "".join(parts))
 
 
@@ -271,13 +288,13 @@ DROP = Reply(0, b"", drop=True)
 
 @dataclass
 class HostStats:
-    commands: int = 0          # Command actions received: one per agent batch or raw command
-    shells: int = 0            # Create actions
-    bytes_in: int = 0          # WS-Management request bodies
-    bytes_out: int = 0         # WS-Management reply bodies
-    receive_polls: int = 0     # "no output yet" faults answered
-    drops: int = 0             # connections closed without a reply
-    faults: int = 0            # every other fault
+    commands: int = 0  # Command actions received: one per agent batch or raw command
+    shells: int = 0  # Create actions
+    bytes_in: int = 0  # WS-Management request bodies
+    bytes_out: int = 0  # WS-Management reply bodies
+    receive_polls: int = 0  # "no output yet" faults answered
+    drops: int = 0  # connections closed without a reply
+    faults: int = 0  # every other fault
     batches: list[list[str]] = field(default_factory=list)  # CommandOutcome.ops of agent batches
 
     def as_json(self) -> dict[str, Any]:
@@ -305,8 +322,13 @@ class WsmanEndpoint:
     outside that lock, so it models time on the wire and in PowerShell start-up.
     """
 
-    def __init__(self, runtime: HostRuntime, knobs: Knobs | None = None, receive_wait_s: float = 5.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        runtime: HostRuntime,
+        knobs: Knobs | None = None,
+        receive_wait_s: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.runtime = runtime
         self.receive_wait_s = receive_wait_s
         self._sleep = sleep
@@ -448,8 +470,12 @@ class WsmanEndpoint:
             if command.started:
                 return
             command.started = True
-        threading.Thread(target=self._execute, args=(command,), daemon=True,
-                         name=f"winlab-{self.runtime.name}-{command.command_id[:8]}").start()
+        threading.Thread(
+            target=self._execute,
+            args=(command,),
+            daemon=True,
+            name=f"winlab-{self.runtime.name}-{command.command_id[:8]}",
+        ).start()
 
     def _execute(self, command: _Command) -> None:
         knobs = self.knobs

@@ -53,7 +53,7 @@ def handshake_records(messages: bytes, record_version: int) -> bytes:
     """Handshake messages as TLS records (type 22), split at the 2^14 fragment limit."""
     out = bytearray()
     for start in range(0, len(messages), MAX_FRAGMENT):
-        fragment = messages[start:start + MAX_FRAGMENT]
+        fragment = messages[start : start + MAX_FRAGMENT]
         out += struct.pack(">BHH", 22, record_version, len(fragment)) + fragment
     return bytes(out)
 
@@ -69,7 +69,8 @@ def first_flight(decision: Negotiated, hello: ClientHello, certificate_der: byte
     body = (
         struct.pack(">H", decision.version)
         + os.urandom(32)
-        + bytes([32]) + os.urandom(32)
+        + bytes([32])
+        + os.urandom(32)
         + struct.pack(">HB", decision.suite.iana_id, 0)
         + (struct.pack(">H", len(extensions)) + extensions if extensions else b"")
     )
@@ -84,12 +85,21 @@ def first_flight(decision: Negotiated, hello: ClientHello, certificate_der: byte
 
 def _public_share(group: int) -> bytes:
     if group == GROUP_X25519:
-        return x25519.X25519PrivateKey.generate().public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    curve = {GROUP_SECP256R1: ec.SECP256R1(), GROUP_SECP384R1: ec.SECP384R1(),
-             GROUP_SECP521R1: ec.SECP521R1()}[group]
-    return ec.generate_private_key(curve).public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        return (
+            x25519.X25519PrivateKey.generate()
+            .public_key()
+            .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        )
+    curve = {
+        GROUP_SECP256R1: ec.SECP256R1(),
+        GROUP_SECP384R1: ec.SECP384R1(),
+        GROUP_SECP521R1: ec.SECP521R1(),
+    }[group]
+    return (
+        ec.generate_private_key(curve)
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
 
 
 def tls13_server_hello(decision: Negotiated, hello: ClientHello) -> bytes:
@@ -103,13 +113,16 @@ def tls13_server_hello(decision: Negotiated, hello: ClientHello) -> bytes:
     else:
         random = HELLO_RETRY_RANDOM
         key_share = struct.pack(">H", decision.group)
-    extensions = (_extension(EXT_SUPPORTED_VERSIONS, struct.pack(">H", TLS13))
-                  + _extension(EXT_KEY_SHARE, key_share))
+    extensions = _extension(EXT_SUPPORTED_VERSIONS, struct.pack(">H", TLS13)) + _extension(
+        EXT_KEY_SHARE, key_share
+    )
     body = (
         struct.pack(">H", TLS12)
         + random
-        + bytes([len(hello.session_id)]) + hello.session_id
+        + bytes([len(hello.session_id)])
+        + hello.session_id
         + struct.pack(">HB", decision.suite.iana_id, 0)
-        + struct.pack(">H", len(extensions)) + extensions
+        + struct.pack(">H", len(extensions))
+        + extensions
     )
     return handshake_records(_handshake(HANDSHAKE_SERVER_HELLO, body), TLS12)

@@ -30,10 +30,12 @@ def _certificate(state: model.HostState, inst: model.SqlInstance) -> ServerCerti
         # The runtime does not record why it loaded the certificate; a binding that names the
         # loaded certificate is the best available sign that it was configured.
         bound = sqlserver.bound_thumbprint(state, inst)
-        configured = not loaded.self_generated and bound is not None and (
-            bound.lower() == loaded.thumbprint.lower())
-    return ServerCertificate(der=loaded.der, private_key_pem=loaded.key_pem.encode("ascii"),
-                             configured=bool(configured))
+        configured = (
+            not loaded.self_generated and bound is not None and (bound.lower() == loaded.thumbprint.lower())
+        )
+    return ServerCertificate(
+        der=loaded.der, private_key_pem=loaded.key_pem.encode("ascii"), configured=bool(configured)
+    )
 
 
 def endpoint_states(state: model.HostState) -> list[EndpointState]:
@@ -48,21 +50,26 @@ def endpoint_states(state: model.HostState) -> list[EndpointState]:
         # instance_protocols narrows Schannel's server protocols by what the SQL build can use
         # (TLS 1.2 needs a KB3135244 build; TLS 1.3 needs SQL Server 2022).
         protocols = sqlserver.instance_protocols(state, inst)
-        versions = frozenset(VERSION_BY_SCHANNEL_NAME[name] for name, on in protocols.items()
-                             if on and name in VERSION_BY_SCHANNEL_NAME)
+        versions = frozenset(
+            VERSION_BY_SCHANNEL_NAME[name]
+            for name, on in protocols.items()
+            if on and name in VERSION_BY_SCHANNEL_NAME
+        )
         major, minor, build = (*sqlserver.parse_version(inst.version), 0, 0, 0)[:3]
-        result.append(EndpointState(
-            instance=inst.name,
-            running=running,
-            tcp_port=inst.port,
-            product_version=(major, minor, build),
-            force_encryption=bool(runtime and runtime.force_encryption),
-            force_strict=bool(runtime and runtime.force_strict),
-            certificate=_certificate(state, inst) if running else None,
-            server_versions=versions,
-            os_supports_tls13=os_supports_tls13,
-            cipher_suites=suites,
-        ))
+        result.append(
+            EndpointState(
+                instance=inst.name,
+                running=running,
+                tcp_port=inst.port,
+                product_version=(major, minor, build),
+                force_encryption=bool(runtime and runtime.force_encryption),
+                force_strict=bool(runtime and runtime.force_strict),
+                certificate=_certificate(state, inst) if running else None,
+                server_versions=versions,
+                os_supports_tls13=os_supports_tls13,
+                cipher_suites=suites,
+            )
+        )
     return result
 
 

@@ -48,8 +48,15 @@ OUTCOMES_KEPT = 200
 class TdsEndpoint:
     """One listening socket for one SQL instance."""
 
-    def __init__(self, address: str, port: int, instance: str, source: StateSource,
-                 material: ServerMaterial, server_name: str) -> None:
+    def __init__(
+        self,
+        address: str,
+        port: int,
+        instance: str,
+        source: StateSource,
+        material: ServerMaterial,
+        server_name: str,
+    ) -> None:
         self.address = address
         self.port = port
         self.instance = instance
@@ -78,13 +85,16 @@ class TdsEndpoint:
             sock.bind((self.address, self.port))
         except OSError as exc:
             sock.close()
-            raise OSError(exc.errno, f"TDS endpoint {self.instance} cannot bind "
-                                     f"{self.address}:{self.port}: {exc.strerror}") from exc
+            raise OSError(
+                exc.errno,
+                f"TDS endpoint {self.instance} cannot bind {self.address}:{self.port}: {exc.strerror}",
+            ) from exc
         sock.listen(64)
         sock.settimeout(ACCEPT_POLL_S)
         self._socket = sock
-        self._thread = threading.Thread(target=self._accept_loop, daemon=True,
-                                        name=f"tds-{self.address}:{self.port}")
+        self._thread = threading.Thread(
+            target=self._accept_loop, daemon=True, name=f"tds-{self.address}:{self.port}"
+        )
         self._thread.start()
 
     def _accept_loop(self) -> None:
@@ -101,8 +111,9 @@ class TdsEndpoint:
                 log.exception("accept on %s:%s failed", self.address, self.port)
                 self._stopping.wait(ACCEPT_POLL_S)
                 continue
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True,
-                                      name=f"tds-conn-{self.port}")
+            thread = threading.Thread(
+                target=self._serve, args=(conn,), daemon=True, name=f"tds-conn-{self.port}"
+            )
             with self._lock:
                 self._connections.add(thread)
             thread.start()
@@ -144,9 +155,15 @@ class TdsEndpoint:
 class TdsEndpoints:
     """All TDS endpoints of one host, kept in step with which instances are running."""
 
-    def __init__(self, source: StateSource, address: str, server_name: str,
-                 material: ServerMaterial, stop_event: threading.Event | None = None,
-                 poll_interval_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        source: StateSource,
+        address: str,
+        server_name: str,
+        material: ServerMaterial,
+        stop_event: threading.Event | None = None,
+        poll_interval_s: float = 1.0,
+    ) -> None:
         self.address = address
         self._source = source
         self._server_name = server_name
@@ -172,8 +189,9 @@ class TdsEndpoints:
             for key in [k for k in self._endpoints if k not in wanted]:
                 self._endpoints.pop(key).stop()
             for instance, port in sorted(wanted - self._endpoints.keys()):
-                endpoint = TdsEndpoint(self.address, port, instance, self._source, self._material,
-                                       self._server_name)
+                endpoint = TdsEndpoint(
+                    self.address, port, instance, self._source, self._material, self._server_name
+                )
                 endpoint.start()
                 self._endpoints[(instance, port)] = endpoint
 
@@ -216,12 +234,18 @@ def tds_listeners(runtime: Any, address: str, material_dir: Path | None = None) 
     return [TdsEndpoints(states, address, server_name, ServerMaterial(material_dir))]
 
 
-def start_tds_listeners(source: Any | Callable[[], list[EndpointState]], address: str,
-                        stop_event: threading.Event | None = None, *,
-                        material_dir: Path | None = None, poll_interval_s: float = 0.5) -> TdsEndpoints:
+def start_tds_listeners(
+    source: Any | Callable[[], list[EndpointState]],
+    address: str,
+    stop_event: threading.Event | None = None,
+    *,
+    material_dir: Path | None = None,
+    poll_interval_s: float = 1.0,
+) -> TdsEndpoints:
     """Start the TDS endpoints of one host; see the module docstring."""
     states, server_name = _as_source(source)
-    endpoints = TdsEndpoints(states, address, server_name, ServerMaterial(material_dir), stop_event,
-                             poll_interval_s)
+    endpoints = TdsEndpoints(
+        states, address, server_name, ServerMaterial(material_dir), stop_event, poll_interval_s
+    )
     endpoints.start()
     return endpoints

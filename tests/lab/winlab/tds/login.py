@@ -23,8 +23,8 @@ def login_user_name(login7: bytes) -> str:
     """The user name of a LOGIN7 message, or "" when absent or unreadable."""
     if len(login7) < _USERNAME_FIELD + 4:
         return ""
-    offset, chars = struct.unpack("<HH", login7[_USERNAME_FIELD:_USERNAME_FIELD + 4])
-    raw = login7[offset:offset + 2 * chars]
+    offset, chars = struct.unpack("<HH", login7[_USERNAME_FIELD : _USERNAME_FIELD + 4])
+    raw = login7[offset : offset + 2 * chars]
     if len(raw) != 2 * chars:
         return ""
     return raw.decode("utf-16-le", errors="replace")

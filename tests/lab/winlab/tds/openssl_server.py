@@ -107,8 +107,10 @@ class ServerMaterial:
     def certificate_files(self, certificate: ServerCertificate) -> tuple[Path, Path]:
         digest = hashlib.sha256(certificate.der).hexdigest()[:24]
         pem = x509.load_der_x509_certificate(certificate.der).public_bytes(serialization.Encoding.PEM)
-        return (self._write_once(f"tds-{digest}.crt", pem),
-                self._write_once(f"tds-{digest}.key", certificate.private_key_pem))
+        return (
+            self._write_once(f"tds-{digest}.crt", pem),
+            self._write_once(f"tds-{digest}.key", certificate.private_key_pem),
+        )
 
     def dh_params_file(self) -> Path:
         return self._write_once("tds-ffdhe2048.pem", FFDHE2048_PEM)

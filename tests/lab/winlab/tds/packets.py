@@ -42,13 +42,12 @@ class Packet:
 def encode_message(packet_type: int, payload: bytes, packet_size: int = PRELOGIN_PACKET_SIZE) -> bytes:
     """One TDS message as packets of at most `packet_size` bytes, EOM on the last."""
     room = packet_size - HEADER_SIZE
-    chunks = [payload[i:i + room] for i in range(0, len(payload), room)] or [b""]
+    chunks = [payload[i : i + room] for i in range(0, len(payload), room)] or [b""]
     out = bytearray()
     for index, chunk in enumerate(chunks):
         status = STATUS_EOM if index == len(chunks) - 1 else 0
         # PacketID counts from 1 modulo 256; SPID and Window are 0 (MS-TDS 2.2.3.1.5).
-        out += struct.pack(">BBHHBB", packet_type, status, HEADER_SIZE + len(chunk), 0,
-                           (index + 1) % 256, 0)
+        out += struct.pack(">BBHHBB", packet_type, status, HEADER_SIZE + len(chunk), 0, (index + 1) % 256, 0)
         out += chunk
     return bytes(out)
 
@@ -92,14 +91,14 @@ def split_messages(stream: bytearray) -> list[tuple[int, bytes]]:
     consumed = 0
     pos = 0
     while len(stream) - pos >= HEADER_SIZE:
-        packet_type, status, length = struct.unpack(">BBH", stream[pos:pos + 4])
+        packet_type, status, length = struct.unpack(">BBH", stream[pos : pos + 4])
         if not MIN_PACKET <= length <= MAX_PACKET:
             raise PacketError(f"bad TDS packet length {length}")
         if len(stream) - pos < length:
             break
         if pending_type is None:
             pending_type = packet_type
-        pending += stream[pos + HEADER_SIZE:pos + length]
+        pending += stream[pos + HEADER_SIZE : pos + length]
         pos += length
         if status & STATUS_EOM:
             messages.append((pending_type, bytes(pending)))

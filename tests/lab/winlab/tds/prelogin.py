@@ -50,10 +50,10 @@ def parse_prelogin(payload: bytes) -> PreloginRequest:
             break
         if pos + 5 > len(payload):
             raise PreloginError("truncated option table")
-        offset, length = struct.unpack(">HH", payload[pos + 1:pos + 5])
+        offset, length = struct.unpack(">HH", payload[pos + 1 : pos + 5])
         if offset + length > len(payload):
             raise PreloginError(f"option 0x{token:02x} points past the packet")
-        options[token] = payload[offset:offset + length]
+        options[token] = payload[offset : offset + length]
         pos += 5
     if not options or next(iter(options)) != TOKEN_VERSION:
         raise PreloginError("VERSION is not the first option")

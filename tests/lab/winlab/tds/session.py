@@ -96,8 +96,9 @@ class _RawTransport:
 class _TlsChannel:
     """A finished TLS session over the bare socket: TDS messages in and out."""
 
-    def __init__(self, sock: socket.socket, tls: ssl.SSLObject, incoming: ssl.MemoryBIO,
-                 outgoing: ssl.MemoryBIO) -> None:
+    def __init__(
+        self, sock: socket.socket, tls: ssl.SSLObject, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO
+    ) -> None:
         self._sock, self._tls, self._in, self._out = sock, tls, incoming, outgoing
         self._plain = bytearray()
         self._messages: list[tuple[int, bytes]] = []
@@ -123,14 +124,14 @@ class _TlsChannel:
 
 
 class _ConnectionHandler:
-    def __init__(self, sock: socket.socket, state: EndpointState, material: ServerMaterial,
-                 server_name: str) -> None:
+    def __init__(
+        self, sock: socket.socket, state: EndpointState, material: ServerMaterial, server_name: str
+    ) -> None:
         self.sock = sock
         self.state = state
         self.material = material
         self.server_name = server_name
         self.decision: Negotiated | None = None
-        self.hello: ClientHello | None = None
 
     # ---- TLS, shared by both paths -------------------------------------------------
 
@@ -147,7 +148,6 @@ class _ConnectionHandler:
         """Run the TLS handshake; None when a hand-built flight was sent instead."""
         assert self.state.certificate is not None
         hello, raw_hello = self._read_client_hello(transport)
-        self.hello = hello
         decision = negotiate(hello, self.state, strict)
         if isinstance(decision, Refused):
             raise ResetConnection(decision.reason)
@@ -217,8 +217,9 @@ class _ConnectionHandler:
         if message_type == packets.TYPE_PRELOGIN:
             # The ENCRYPTION byte means nothing inside TDS 8.0 (MS-TDS 2.2.6.5, reference §4);
             # the lab answers ON, the session being encrypted.
-            channel.send_message(packets.TYPE_REPLY, prelogin.build_prelogin_reply(
-                state.product_version, prelogin.ENCRYPT_ON))
+            channel.send_message(
+                packets.TYPE_REPLY, prelogin.build_prelogin_reply(state.product_version, prelogin.ENCRYPT_ON)
+            )
         elif message_type == packets.TYPE_LOGIN7:
             raise _CloseConnection("LOGIN7 before PRELOGIN")
         self._answer_login(channel, login_only=False)
@@ -244,12 +245,16 @@ class _ConnectionHandler:
             server_setting = prelogin.SERVER_OFF
         client_value = request.encryption
         negotiated = prelogin.negotiate_encryption(
-            prelogin.ENCRYPT_OFF if client_value is None else client_value, server_setting)
+            prelogin.ENCRYPT_OFF if client_value is None else client_value, server_setting
+        )
         if negotiated is None:
             raise _CloseConnection(f"undefined ENCRYPTION value 0x{client_value:02x}")
         reply, terminate = negotiated
-        self.sock.sendall(packets.encode_message(
-            packets.TYPE_REPLY, prelogin.build_prelogin_reply(state.product_version, reply)))
+        self.sock.sendall(
+            packets.encode_message(
+                packets.TYPE_REPLY, prelogin.build_prelogin_reply(state.product_version, reply)
+            )
+        )
         if terminate:
             raise _CloseConnection(f"encryption mismatch (reply 0x{reply:02x})")
         if reply == prelogin.ENCRYPT_NOT_SUP:
@@ -263,8 +268,12 @@ class _ConnectionHandler:
         return "login_failed"
 
 
-def serve_connection(sock: socket.socket, current_state: Callable[[], EndpointState | None],
-                     material: ServerMaterial, server_name: str) -> Outcome:
+def serve_connection(
+    sock: socket.socket,
+    current_state: Callable[[], EndpointState | None],
+    material: ServerMaterial,
+    server_name: str,
+) -> Outcome:
     """Serve one accepted connection and close it; never raises for client behaviour."""
     sock.settimeout(IO_TIMEOUT_S)
     state = current_state()
@@ -306,5 +315,11 @@ def _wait_for_client_then_close(sock: socket.socket) -> None:
 def _outcome(path: str, result: str, reason: str, decision: Negotiated | None) -> Outcome:
     if decision is None:
         return Outcome(path, result, reason)
-    return Outcome(path, result, reason, version_label(decision.version), decision.suite.windows_name,
-                   decision.alpn.decode("ascii") if decision.alpn else None)
+    return Outcome(
+        path,
+        result,
+        reason,
+        version_label(decision.version),
+        decision.suite.windows_name,
+        decision.alpn.decode("ascii") if decision.alpn else None,
+    )

@@ -65,36 +65,99 @@ def _suite(name: str, iana_id: int, kx: str, cert: str, lo: int, hi: int, openss
 _TABLE: tuple[Suite, ...] = (
     _suite("TLS_AES_256_GCM_SHA384", 0x1302, "TLS13", "ANY", TLS13, TLS13, "TLS_AES_256_GCM_SHA384"),
     _suite("TLS_AES_128_GCM_SHA256", 0x1301, "TLS13", "ANY", TLS13, TLS13, "TLS_AES_128_GCM_SHA256"),
-    _suite("TLS_CHACHA20_POLY1305_SHA256", 0x1303, "TLS13", "ANY", TLS13, TLS13,
-           "TLS_CHACHA20_POLY1305_SHA256"),
-    _suite("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", 0xC02C, "ECDHE", "EC", TLS12, TLS12,
-           "ECDHE-ECDSA-AES256-GCM-SHA384"),
-    _suite("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", 0xC02B, "ECDHE", "EC", TLS12, TLS12,
-           "ECDHE-ECDSA-AES128-GCM-SHA256"),
-    _suite("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", 0xC030, "ECDHE", "RSA", TLS12, TLS12,
-           "ECDHE-RSA-AES256-GCM-SHA384"),
-    _suite("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", 0xC02F, "ECDHE", "RSA", TLS12, TLS12,
-           "ECDHE-RSA-AES128-GCM-SHA256"),
-    _suite("TLS_DHE_RSA_WITH_AES_256_GCM_SHA384", 0x009F, "DHE", "RSA", TLS12, TLS12,
-           "DHE-RSA-AES256-GCM-SHA384"),
-    _suite("TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", 0x009E, "DHE", "RSA", TLS12, TLS12,
-           "DHE-RSA-AES128-GCM-SHA256"),
-    _suite("TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384", 0xC024, "ECDHE", "EC", TLS12, TLS12,
-           "ECDHE-ECDSA-AES256-SHA384"),
-    _suite("TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", 0xC023, "ECDHE", "EC", TLS12, TLS12,
-           "ECDHE-ECDSA-AES128-SHA256"),
-    _suite("TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384", 0xC028, "ECDHE", "RSA", TLS12, TLS12,
-           "ECDHE-RSA-AES256-SHA384"),
-    _suite("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", 0xC027, "ECDHE", "RSA", TLS12, TLS12,
-           "ECDHE-RSA-AES128-SHA256"),
-    _suite("TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", 0xC00A, "ECDHE", "EC", TLS10, TLS12,
-           "ECDHE-ECDSA-AES256-SHA"),
-    _suite("TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", 0xC009, "ECDHE", "EC", TLS10, TLS12,
-           "ECDHE-ECDSA-AES128-SHA"),
-    _suite("TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", 0xC014, "ECDHE", "RSA", TLS10, TLS12,
-           "ECDHE-RSA-AES256-SHA"),
-    _suite("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", 0xC013, "ECDHE", "RSA", TLS10, TLS12,
-           "ECDHE-RSA-AES128-SHA"),
+    _suite(
+        "TLS_CHACHA20_POLY1305_SHA256", 0x1303, "TLS13", "ANY", TLS13, TLS13, "TLS_CHACHA20_POLY1305_SHA256"
+    ),
+    _suite(
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        0xC02C,
+        "ECDHE",
+        "EC",
+        TLS12,
+        TLS12,
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+    ),
+    _suite(
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        0xC02B,
+        "ECDHE",
+        "EC",
+        TLS12,
+        TLS12,
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+    ),
+    _suite(
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        0xC030,
+        "ECDHE",
+        "RSA",
+        TLS12,
+        TLS12,
+        "ECDHE-RSA-AES256-GCM-SHA384",
+    ),
+    _suite(
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        0xC02F,
+        "ECDHE",
+        "RSA",
+        TLS12,
+        TLS12,
+        "ECDHE-RSA-AES128-GCM-SHA256",
+    ),
+    _suite(
+        "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384", 0x009F, "DHE", "RSA", TLS12, TLS12, "DHE-RSA-AES256-GCM-SHA384"
+    ),
+    _suite(
+        "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", 0x009E, "DHE", "RSA", TLS12, TLS12, "DHE-RSA-AES128-GCM-SHA256"
+    ),
+    _suite(
+        "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
+        0xC024,
+        "ECDHE",
+        "EC",
+        TLS12,
+        TLS12,
+        "ECDHE-ECDSA-AES256-SHA384",
+    ),
+    _suite(
+        "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+        0xC023,
+        "ECDHE",
+        "EC",
+        TLS12,
+        TLS12,
+        "ECDHE-ECDSA-AES128-SHA256",
+    ),
+    _suite(
+        "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
+        0xC028,
+        "ECDHE",
+        "RSA",
+        TLS12,
+        TLS12,
+        "ECDHE-RSA-AES256-SHA384",
+    ),
+    _suite(
+        "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+        0xC027,
+        "ECDHE",
+        "RSA",
+        TLS12,
+        TLS12,
+        "ECDHE-RSA-AES128-SHA256",
+    ),
+    _suite(
+        "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", 0xC00A, "ECDHE", "EC", TLS10, TLS12, "ECDHE-ECDSA-AES256-SHA"
+    ),
+    _suite(
+        "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", 0xC009, "ECDHE", "EC", TLS10, TLS12, "ECDHE-ECDSA-AES128-SHA"
+    ),
+    _suite(
+        "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", 0xC014, "ECDHE", "RSA", TLS10, TLS12, "ECDHE-RSA-AES256-SHA"
+    ),
+    _suite(
+        "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", 0xC013, "ECDHE", "RSA", TLS10, TLS12, "ECDHE-RSA-AES128-SHA"
+    ),
     _suite("TLS_DHE_RSA_WITH_AES_256_CBC_SHA", 0x0039, "DHE", "RSA", TLS10, TLS12, "DHE-RSA-AES256-SHA"),
     _suite("TLS_DHE_RSA_WITH_AES_128_CBC_SHA", 0x0033, "DHE", "RSA", TLS10, TLS12, "DHE-RSA-AES128-SHA"),
     _suite("TLS_RSA_WITH_AES_256_GCM_SHA384", 0x009D, "RSA", "RSA", TLS12, TLS12, "AES256-GCM-SHA384"),
@@ -104,10 +167,12 @@ _TABLE: tuple[Suite, ...] = (
     _suite("TLS_RSA_WITH_AES_256_CBC_SHA", 0x0035, "RSA", "RSA", TLS10, TLS12, "AES256-SHA"),
     _suite("TLS_RSA_WITH_AES_128_CBC_SHA", 0x002F, "RSA", "RSA", TLS10, TLS12, "AES128-SHA"),
     _suite("TLS_RSA_WITH_3DES_EDE_CBC_SHA", 0x000A, "RSA", "RSA", SSL3, TLS12, "DES-CBC3-SHA"),
-    _suite("TLS_DHE_DSS_WITH_AES_256_CBC_SHA256", 0x006A, "DHE", "DSA", TLS12, TLS12,
-           "DHE-DSS-AES256-SHA256"),
-    _suite("TLS_DHE_DSS_WITH_AES_128_CBC_SHA256", 0x0040, "DHE", "DSA", TLS12, TLS12,
-           "DHE-DSS-AES128-SHA256"),
+    _suite(
+        "TLS_DHE_DSS_WITH_AES_256_CBC_SHA256", 0x006A, "DHE", "DSA", TLS12, TLS12, "DHE-DSS-AES256-SHA256"
+    ),
+    _suite(
+        "TLS_DHE_DSS_WITH_AES_128_CBC_SHA256", 0x0040, "DHE", "DSA", TLS12, TLS12, "DHE-DSS-AES128-SHA256"
+    ),
     _suite("TLS_DHE_DSS_WITH_AES_256_CBC_SHA", 0x0038, "DHE", "DSA", TLS10, TLS12, "DHE-DSS-AES256-SHA"),
     _suite("TLS_DHE_DSS_WITH_AES_128_CBC_SHA", 0x0032, "DHE", "DSA", TLS10, TLS12, "DHE-DSS-AES128-SHA"),
     _suite("TLS_DHE_DSS_WITH_3DES_EDE_CBC_SHA", 0x0013, "DHE", "DSA", SSL3, TLS12, "EDH-DSS-DES-CBC3-SHA"),
@@ -120,8 +185,15 @@ _TABLE: tuple[Suite, ...] = (
     _suite("TLS_DHE_DSS_WITH_DES_CBC_SHA", 0x0012, "DHE", "DSA", SSL3, TLS11, "EDH-DSS-DES-CBC-SHA"),
     _suite("TLS_RSA_EXPORT1024_WITH_RC4_56_SHA", 0x0064, "RSA", "RSA", SSL3, TLS10, "EXP1024-RC4-SHA"),
     _suite("TLS_RSA_EXPORT1024_WITH_DES_CBC_SHA", 0x0062, "RSA", "RSA", SSL3, TLS10, "EXP1024-DES-CBC-SHA"),
-    _suite("TLS_DHE_DSS_EXPORT1024_WITH_DES_CBC_SHA", 0x0063, "DHE", "DSA", SSL3, TLS10,
-           "EXP1024-DHE-DSS-DES-CBC-SHA"),
+    _suite(
+        "TLS_DHE_DSS_EXPORT1024_WITH_DES_CBC_SHA",
+        0x0063,
+        "DHE",
+        "DSA",
+        SSL3,
+        TLS10,
+        "EXP1024-DHE-DSS-DES-CBC-SHA",
+    ),
     _suite("TLS_RSA_EXPORT_WITH_RC4_40_MD5", 0x0003, "RSA", "RSA", SSL3, TLS10, "EXP-RC4-MD5"),
     _suite("TLS_RSA_EXPORT_WITH_RC2_CBC_40_MD5", 0x0006, "RSA", "RSA", SSL3, TLS10, "EXP-RC2-CBC-MD5"),
 )
@@ -141,9 +213,16 @@ def suite_for_windows_name(name: str) -> Suite | None:
             base = _BY_NAME.get(name[: -len(suffix)])
             if base is None or base.key_exchange != "ECDHE":
                 return None
-            return Suite(base.windows_name + suffix, base.iana_id, base.key_exchange,
-                         base.certificate_key, base.min_version, base.max_version,
-                         base.openssl_name, pinned_group=group)
+            return Suite(
+                base.windows_name + suffix,
+                base.iana_id,
+                base.key_exchange,
+                base.certificate_key,
+                base.min_version,
+                base.max_version,
+                base.openssl_name,
+                pinned_group=group,
+            )
     return _BY_NAME.get(name)
 
 

@@ -64,7 +64,7 @@ class _Reader:
         end = self._pos + count
         if count < 0 or end > len(self._data):
             raise MalformedHello("truncated ClientHello")
-        chunk = self._data[self._pos:end]
+        chunk = self._data[self._pos : end]
         self._pos = end
         return chunk
 
@@ -162,8 +162,8 @@ class ClientHelloAssembler:
                 raise MalformedHello(f"bad record length {length}")
             if len(self._record_buffer) < 5 + length:
                 return None
-            self._handshake += self._record_buffer[5:5 + length]
-            del self._record_buffer[:5 + length]
+            self._handshake += self._record_buffer[5 : 5 + length]
+            del self._record_buffer[: 5 + length]
             hello = self._complete_hello()
             if hello is not None:
                 return hello
@@ -177,4 +177,4 @@ class ClientHelloAssembler:
         length = int.from_bytes(self._handshake[1:4], "big")
         if len(self._handshake) < 4 + length:
             return None
-        return parse_client_hello(bytes(self._handshake[4:4 + length]))
+        return parse_client_hello(bytes(self._handshake[4 : 4 + length]))
