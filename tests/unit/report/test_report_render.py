@@ -18,22 +18,35 @@ CHECKS = ["s3.dhe_enabled", "s5.dhe_leading_zero", "cert.sha1", "s4.weak_hash"]
 
 def finding(fid: str, scenario: int | None, severity: str, title: str = "t") -> dict:
     return {
-        "id": fid, "scenario": scenario, "severity": severity, "title": title,
-        "evidence": "ev", "remediation": "fix", "fixable_by": "cipher_suites",
+        "id": fid,
+        "scenario": scenario,
+        "severity": severity,
+        "title": title,
+        "evidence": "ev",
+        "remediation": "fix",
+        "fixable_by": "cipher_suites",
     }
 
 
 @pytest.fixture
 def report() -> dict:
     hosts = [
-        HostResult("sql-s5", [finding("s3.dhe_enabled", 3, "high"), finding("s5.dhe_leading_zero", 5, "high"),
-                              finding("cert.sha1", None, "low")], os_build="10.0.14393.3541",
-                   sql_instances=[{"name": "MSSQLSERVER", "version": "13.0.5026.0"}]),
+        HostResult(
+            "sql-s5",
+            [
+                finding("s3.dhe_enabled", 3, "high"),
+                finding("s5.dhe_leading_zero", 5, "high"),
+                finding("cert.sha1", None, "low"),
+            ],
+            os_build="10.0.14393.3541",
+            sql_instances=[{"name": "MSSQLSERVER", "version": "13.0.5026.0"}],
+        ),
         HostResult("compliant"),
         HostResult("gone", error="connection refused"),
     ]
-    return build_report(hosts, checks=CHECKS, scenario_titles=TITLES, lang="en",
-                        generated_utc="2026-11-30T03:00:00Z")
+    return build_report(
+        hosts, checks=CHECKS, scenario_titles=TITLES, lang="en", generated_utc="2026-11-30T03:00:00Z"
+    )
 
 
 def test_document_summarises_scenarios_and_severities(report: dict) -> None:
@@ -55,8 +68,13 @@ def test_fail_level_counts_unreachable_hosts_and_findings(report: dict, fail_on:
 
 
 def test_fail_level_ignores_findings_below_threshold() -> None:
-    only_low = build_report([HostResult("a", [finding("cert.sha1", None, "low")])], checks=CHECKS,
-                            scenario_titles=TITLES, lang="en", generated_utc="x")
+    only_low = build_report(
+        [HostResult("a", [finding("cert.sha1", None, "low")])],
+        checks=CHECKS,
+        scenario_titles=TITLES,
+        lang="en",
+        generated_utc="x",
+    )
     assert not reaches_fail_level(only_low, "medium")
     assert reaches_fail_level(only_low, "low")
 
@@ -83,8 +101,13 @@ def test_markdown_matrix_marks_scenarios_per_host(report: dict) -> None:
 
 def test_html_is_self_contained_and_escapes_hostile_text() -> None:
     hostile = finding("cert.sha1", None, "low", title='<script>alert("x")</script>')
-    doc = build_report([HostResult('evil"<host>', [hostile])], checks=CHECKS, scenario_titles=TITLES,
-                       lang="ja", generated_utc="x")
+    doc = build_report(
+        [HostResult('evil"<host>', [hostile])],
+        checks=CHECKS,
+        scenario_titles=TITLES,
+        lang="ja",
+        generated_utc="x",
+    )
     page = render_html(doc, lambda key: key)
     assert "<script>" not in page
     assert "&lt;script&gt;" in page
