@@ -1,5 +1,6 @@
 # The interface users, CI and reviewers rely on. See README.md.
 SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -12,7 +13,27 @@ INVENTORY ?= $(LAB_STATE)/inventory.yml
 LATENCY_MS ?= 0
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup lab-up lab-down lab-stats test lint demo bench clean
+# The stages of `make test`, in order; .ci/run runs `make test`.
+TEST_STAGES := lint pytest sanity units build
+# ansible-test runs on the project's Python (ansible-core 2.19 runs on 3.11).
+ANSIBLE_TEST_PYTHON ?= 3.11
+# Stays on the venv's tools without the "PATH altered" warnings of ansible-lint.
+TOOLS_PATH := PATH=$(abspath $(BIN)):$$PATH
+# Python sources ruff checks (the folders that exist).
+PY_DIRS := $(wildcard plugins tests bench .ci)
+SHELL_SCRIPTS := .ci/run .ci/ansible-test .ci/stage-collection
+# pslint needs pwsh, which this machine has not; the agent's PowerShell is parsed by
+# tests/contract (tree-sitter) instead. Everything else in sanity runs.
+SANITY_SKIP := $(if $(shell command -v pwsh),,pslint)
+# CI installs every tool the tests use, so a skipped test there is a check not done.
+JUNIT_CHECK_FLAGS := $(if $(filter true,$(CI)),--fail-on-skip,)
+PYTEST_REPORT := tests/output/pytest.xml
+# The snapshot of the collection that ansible-test and ansible-galaxy work on (.ci/stage-collection).
+STAGE := build/ansible_collections/mssql/tls
+UNITS_REPORT := $(STAGE)/tests/output/junit/python$(ANSIBLE_TEST_PYTHON)-controller-units.xml
+ANSIBLE_TEST := VENV=$(abspath $(VENV)) .ci/ansible-test
+
+.PHONY: setup lab-up lab-down lab-stats test lint lint-python lint-shell lint-ansible pytest sanity units build demo bench clean
 
 setup: $(VENV)/.installed $(COLL_LINK)
 
@@ -34,11 +55,47 @@ lab-down:
 lab-stats:
 	$(LAB) stats --state-dir $(LAB_STATE) $(if $(RESET),--reset,)
 
-lint: setup
-	$(BIN)/ruff check plugins tests bench
+# Every stage runs even when an earlier one failed (and -k runs every linter); the
+# summary shows each result and time.
+test: setup
+	@status=0; summary=""; \
+	for stage in $(TEST_STAGES); do \
+	  start=$$SECONDS; echo "=== make $$stage"; \
+	  if $(MAKE) -k --no-print-directory $$stage; then result=ok; else result=FAILED; status=1; fi; \
+	  summary+=$$(printf '\n  %-8s %-7s %5ss' $$stage $$result $$((SECONDS - start))); \
+	done; \
+	echo "=== make test:$$summary"; \
+	exit $$status
 
-test: setup lint
-	$(BIN)/pytest -q
+lint: lint-python lint-shell lint-ansible
+
+lint-python: setup
+	$(BIN)/ruff check $(PY_DIRS)
+
+lint-shell: setup
+	$(BIN)/shellcheck $(SHELL_SCRIPTS)
+
+lint-ansible: setup
+	$(TOOLS_PATH) ansible-lint
+
+# pyproject's testpaths; a suite that runs no test fails (exit 5 or .ci/check_junit.py).
+pytest: setup
+	$(BIN)/pytest -m "not windows" -o junit_family=xunit1 --junitxml=$(PYTEST_REPORT)
+	$(PY) .ci/check_junit.py $(PYTEST_REPORT) $(JUNIT_CHECK_FLAGS)
+
+sanity: setup
+	$(if $(SANITY_SKIP),@echo "sanity: skipping $(SANITY_SKIP) (pwsh not found)")
+	$(ANSIBLE_TEST) sanity --python $(ANSIBLE_TEST_PYTHON) $(addprefix --skip-test ,$(SANITY_SKIP))
+
+units: setup
+	$(ANSIBLE_TEST) units --python $(ANSIBLE_TEST_PYTHON)
+	$(PY) .ci/check_junit.py $(UNITS_REPORT) --suite tests/unit $(JUNIT_CHECK_FLAGS)
+
+build: setup
+	rm -f build/mssql-tls-*.tar.gz
+	.ci/stage-collection >/dev/null
+	$(BIN)/ansible-galaxy collection build --force --output-path build $(STAGE)
+	$(PY) .ci/check_artifact.py build/mssql-tls-*.tar.gz $(STAGE)
 
 demo: setup
 	@echo "make demo: the audit arrives with the audit issue"; exit 1
@@ -47,4 +104,4 @@ bench: setup
 	@echo "make bench: benchmarks arrive with the prober and audit issues"; exit 1
 
 clean: lab-down
-	rm -rf $(LAB_STATE) tests/output
+	rm -rf $(LAB_STATE) tests/output build
