@@ -1,0 +1,126 @@
+"""The one agent batch an audit needs: every read op, in a fixed order, each with a name.
+
+``gather_ops()`` is sent as is; ``build_facts`` pairs the results with ``GATHER_KEYS``
+by position. Everything the audit reads comes from this single round trip (DESIGN.md
+"Round trips are the cost"); locations that live in the registry (sqlservr.exe,
+ERRORLOG, ODBC driver DLLs) are resolved on the host with ``path_from``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..agent.ops import op
+from . import errorlog
+from .ciphers import LOCAL_LIST_KEY, POLICY_LIST_KEY
+from .clients import DOTNET_KEYS, FIPS_KEY, NDP_V4_KEY, WINHTTP_KEYS
+from .drivers import DLL_PATHS, ODBCINST_KEY, ODBCINST_WOW_KEY
+from .schannel import SCHANNEL_KEY
+from .sql import SQL_ROOT_KEY
+
+CURRENT_VERSION_KEY = r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion"
+
+# Schannel: S\Protocols\<p>\<side> is 3 levels down. SQL Server: <id>\MSSQLServer\
+# SuperSocketNetLib\Tcp\IPAll is 5 levels down (and covers Setup, Parameters, HADR,
+# Cluster, ClusterState, Instance Names\SQL).
+SCHANNEL_DEPTH = 3
+SQL_TREE_DEPTH = 5
+EVENT_WINDOW_HOURS = 168
+SCHANNEL_EVENT_IDS = [36874, 36888, 36887]
+ERRORLOG_SUFFIXES = ["", ".1"]
+STARTUP_MAX_LINES = 200
+EVIDENCE_MAX_LINES = 2000
+
+# Service names of named instances (MSSQL$<N>, SQLAgent$<N>) are not known before the
+# batch, and svc.query takes literal names only (agent.ps1 looks names up exactly, since
+# '$' and wildcards are legal in them). The default instance's services are queried here;
+# named instances report their service state as unknown until svc.query can take name
+# patterns (a proposed field; see docs/facts-schema.md "Service state").
+SQL_SERVICE_NAMES = ["MSSQLSERVER", "SQLSERVERAGENT"]
+
+_ERRORLOG_FROM = {"key": SQL_ROOT_KEY + r"\*\MSSQLServer\Parameters", "value_regex": "^-e(.+)$"}
+
+
+def _plan() -> list[tuple[str, dict[str, Any]]]:
+    return [
+        ("os.current_version", op("reg.read", path=CURRENT_VERSION_KEY)),
+        ("os.info", op("os.info")),
+        ("schannel", op("reg.read", path=SCHANNEL_KEY, depth=SCHANNEL_DEPTH)),
+        ("suites.local", op("reg.read", path=LOCAL_LIST_KEY)),
+        ("suites.policy", op("reg.read", path=POLICY_LIST_KEY)),
+        ("suites.cmdlet", op("tls.suites")),
+        *((f"dotnet.{label}", op("reg.read", path=path)) for label, path in DOTNET_KEYS.items()),
+        ("dotnet.ndp_v4", op("reg.read", path=NDP_V4_KEY, depth=2)),
+        *((f"winhttp.{label}", op("reg.read", path=path)) for label, path in WINHTTP_KEYS.items()),
+        ("fips", op("reg.read", path=FIPS_KEY)),
+        ("sql.tree", op("reg.read", path=SQL_ROOT_KEY, depth=SQL_TREE_DEPTH)),
+        (
+            "sql.binaries",
+            op(
+                "file.version",
+                path_from={
+                    "key": SQL_ROOT_KEY + r"\*\Setup",
+                    "value_name": "SQLBinRoot",
+                    "append": r"\sqlservr.exe",
+                },
+            ),
+        ),
+        (
+            "sql.errorlog_startup",
+            op(
+                "file.tail",
+                path_from=dict(_ERRORLOG_FROM),
+                suffixes=list(ERRORLOG_SUFFIXES),
+                max_lines=STARTUP_MAX_LINES,
+                pattern=errorlog.STARTUP_PATTERN,
+            ),
+        ),
+        (
+            "sql.errorlog_evidence",
+            op(
+                "file.tail",
+                path_from=dict(_ERRORLOG_FROM),
+                suffixes=list(ERRORLOG_SUFFIXES),
+                max_lines=EVIDENCE_MAX_LINES,
+                pattern=errorlog.EVIDENCE_PATTERN,
+            ),
+        ),
+        ("sql.services", op("svc.query", names=list(SQL_SERVICE_NAMES))),
+        ("cluster", op("cluster.query")),
+        ("certificates", op("cert.list", store="My")),
+        ("drivers.odbcinst", op("reg.read", path=ODBCINST_KEY, depth=1)),
+        ("drivers.odbcinst_wow64", op("reg.read", path=ODBCINST_WOW_KEY, depth=1)),
+        (
+            "drivers.odbc_files",
+            op(
+                "file.version",
+                path_from={"key": ODBCINST_KEY + r"\*", "value_name": "Driver"},
+            ),
+        ),
+        (
+            "drivers.odbc_files_wow64",
+            op(
+                "file.version",
+                path_from={"key": ODBCINST_WOW_KEY + r"\*", "value_name": "Driver"},
+            ),
+        ),
+        ("drivers.dlls", op("file.version", paths=list(DLL_PATHS))),
+        (
+            "events.schannel",
+            op(
+                "event.count",
+                log="System",
+                provider="Schannel",
+                ids=list(SCHANNEL_EVENT_IDS),
+                since_hours=EVENT_WINDOW_HOURS,
+            ),
+        ),
+    ]
+
+
+GATHER_KEYS: tuple[str, ...] = tuple(key for key, _ in _plan())
+
+
+def gather_ops() -> list[dict[str, Any]]:
+    """The audit's single agent batch (read-only: no journal)."""
+    return [spec for _, spec in _plan()]
