@@ -8,7 +8,8 @@ from typing import Any
 
 from .document import max_severity
 
-Text = Callable[[str], str]
+# text(key, **params): the catalog message in the report's language.
+Text = Callable[..., str]
 
 _CSS = """
 body{font-family:"Segoe UI","Noto Sans CJK JP","Noto Sans JP",Meiryo,system-ui,sans-serif;
@@ -39,7 +40,7 @@ def _severity_badge(severity: str | None, text: Text) -> str:
 
 def _matrix_cell(host: Mapping[str, Any], scenario: int | None, text: Text) -> str:
     if host["error"]:
-        return f'<td class="cell err">{escape(text("report.unreachable"))}</td>'
+        return f'<td class="cell err">{escape(text("report.cell.unreachable"))}</td>'
     hits = [f for f in host["findings"] if f.get("scenario") == scenario]
     if not hits:
         return '<td class="cell ok" title="ok">✓</td>'
@@ -62,8 +63,8 @@ def _matrix(report: Mapping[str, Any], text: Text) -> str:
             f"<td>{_severity_badge(host['max_severity'], text)}</td></tr>"
         )
     return (
-        f'<table class="matrix" id="matrix"><thead><tr><th>{escape(text("report.host"))}</th>{head}'
-        f'<th>{escape(text("report.other"))}</th><th>{escape(text("report.severity"))}</th></tr></thead>'
+        f'<table class="matrix" id="matrix"><thead><tr><th>{escape(text("report.column.host"))}</th>{head}'
+        f'<th>{escape(text("report.column.other"))}</th><th>{escape(text("report.column.severity"))}</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
@@ -80,7 +81,7 @@ def _host_details(host: Mapping[str, Any], text: Text) -> str:
     if facts:
         parts.append('<p class="meta">' + "<br>".join(facts) + "</p>")
     if host["error"]:
-        parts.append(f'<p class="err">{escape(text("report.unreachable"))}: {escape(host["error"])}</p>')
+        parts.append(f'<p class="err">{escape(text("report.unreachable", error=host["error"]))}</p>')
         return "".join(parts)
     if not host["findings"]:
         parts.append(f'<p class="ok">{escape(text("report.no_findings"))}</p>')
@@ -92,9 +93,9 @@ def _host_details(host: Mapping[str, Any], text: Text) -> str:
             f'<div class="finding sev-{escape(f["severity"])}">'
             f"<p>{_severity_badge(f['severity'], text)} <b>{escape(scenario)}{escape(f['title'])}</b> "
             f"<code>{escape(f['id'])}</code></p>"
-            f"<p><b>{escape(text('report.evidence'))}:</b> {escape(f['evidence'])}</p>"
-            f"<p><b>{escape(text('report.remediation'))}:</b> {escape(f['remediation'])}</p>"
-            f"<p class=\"meta\">{escape(text('report.fixable_by'))}: <code>{fix}</code></p></div>"
+            f"<p><b>{escape(text('report.column.evidence'))}:</b> {escape(f['evidence'])}</p>"
+            f"<p><b>{escape(text('report.column.remediation'))}:</b> {escape(f['remediation'])}</p>"
+            f"<p class=\"meta\">{escape(text('report.column.fixable_by'))}: <code>{fix}</code></p></div>"
         )
     return "".join(parts)
 
@@ -104,7 +105,7 @@ def render_html(report: Mapping[str, Any], text: Text) -> str:
     cards = [
         (text("report.hosts"), summary["hosts"]),
         (text("report.hosts_with_findings"), summary["hosts_with_findings"]),
-        (text("report.unreachable"), summary["unreachable"]),
+        (text("report.unreachable_hosts"), summary["unreachable"]),
         *((text("severity." + s), n) for s, n in summary["by_severity"].items()),
     ]
     card_html = "".join(f'<div class="card">{escape(label)}<b>{n}</b></div>' for label, n in cards)
@@ -117,9 +118,9 @@ def render_html(report: Mapping[str, Any], text: Text) -> str:
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(text('report.title'))}</title><style>{_CSS}</style></head><body>"
         f"<h1>{escape(text('report.title'))}</h1>"
-        f'<p class="meta">{escape(text("report.generated"))}: {escape(report["generated_utc"])}</p>'
-        f'<h2>{escape(text("report.summary"))}</h2><div class="cards">{card_html}</div>'
+        f'<p class="meta">{escape(text("report.generated", generated=report["generated_utc"]))}</p>'
+        f'<h2>{escape(text("report.fleet_summary"))}</h2><div class="cards">{card_html}</div>'
         f'<h2>{escape(text("report.matrix"))}</h2>{_matrix(report, text)}'
         f'<h2>{escape(text("report.scenarios"))}</h2><ul class="legend">{legend}</ul>'
-        f'<h2>{escape(text("report.details"))}</h2>{details}</body></html>\n'
+        f'<h2>{escape(text("report.findings"))}</h2>{details}</body></html>\n'
     )

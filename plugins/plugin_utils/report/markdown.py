@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-Text = Callable[[str], str]
+# text(key, **params): the catalog message in the report's language.
+Text = Callable[..., str]
 
 
 def _cell(value: Any) -> str:
@@ -14,11 +15,11 @@ def _cell(value: Any) -> str:
 
 def _matrix(report: Mapping[str, Any], text: Text) -> list[str]:
     scenarios = [s["scenario"] for s in report["scenarios"]]
-    head = [text("report.host"), *(f"S{s}" for s in scenarios), text("report.other")]
+    head = [text("report.column.host"), *(f"S{s}" for s in scenarios), text("report.column.other")]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for host in report["hosts"]:
         if host["error"]:
-            cells = [text("report.unreachable")] * (len(scenarios) + 1)
+            cells = [text("report.cell.unreachable")] * (len(scenarios) + 1)
         else:
             cells = ["✗" if s in host["scenarios"] else "✓" for s in scenarios]
             others = sum(1 for f in host["findings"] if f.get("scenario") is None)
@@ -32,13 +33,13 @@ def render_markdown(report: Mapping[str, Any], text: Text) -> str:
     out = [
         f"# {text('report.title')}",
         "",
-        f"{text('report.generated')}: {report['generated_utc']}",
+        text("report.generated", generated=report["generated_utc"]),
         "",
-        f"## {text('report.summary')}",
+        f"## {text('report.fleet_summary')}",
         "",
         f"- {text('report.hosts')}: {summary['hosts']}",
         f"- {text('report.hosts_with_findings')}: {summary['hosts_with_findings']}",
-        f"- {text('report.unreachable')}: {summary['unreachable']}",
+        f"- {text('report.unreachable_hosts')}: {summary['unreachable']}",
         *(f"- {text('severity.' + s)}: {n}" for s, n in summary["by_severity"].items()),
         "",
         f"## {text('report.matrix')}",
@@ -49,7 +50,7 @@ def render_markdown(report: Mapping[str, Any], text: Text) -> str:
         "",
         *(f"- **S{s['scenario']}**: {s['title']}" for s in report["scenarios"]),
         "",
-        f"## {text('report.details')}",
+        f"## {text('report.findings')}",
     ]
     for host in report["hosts"]:
         out += ["", f"### {host['name']}", ""]
@@ -58,7 +59,7 @@ def render_markdown(report: Mapping[str, Any], text: Text) -> str:
         for inst in host["sql_instances"]:
             out.append(f"SQL Server `{inst.get('name')}` {inst.get('version') or ''}  ")
         if host["error"]:
-            out += ["", f"**{text('report.unreachable')}**: {host['error']}"]
+            out += ["", f"**{text('report.unreachable', error=host['error'])}**"]
             continue
         if not host["findings"]:
             out += ["", text("report.no_findings")]
@@ -66,7 +67,7 @@ def render_markdown(report: Mapping[str, Any], text: Text) -> str:
         out += [
             "",
             "| " + " | ".join(
-                text(k) for k in ("report.severity", "report.scenario", "report.finding", "report.fixable_by")
+                text(f"report.column.{k}") for k in ("severity", "scenario", "title", "fixable_by")
             ) + " |",
             "|---|---|---|---|",
         ]
@@ -81,7 +82,7 @@ def render_markdown(report: Mapping[str, Any], text: Text) -> str:
                 "",
                 f"**{_cell(f['title'])}** (`{f['id']}`)",
                 "",
-                f"- {text('report.evidence')}: {f['evidence']}",
-                f"- {text('report.remediation')}: {f['remediation']}",
+                f"- {text('report.column.evidence')}: {f['evidence']}",
+                f"- {text('report.column.remediation')}: {f['remediation']}",
             ]
     return "\n".join(out) + "\n"

@@ -92,7 +92,7 @@ def test_junit_has_one_testcase_per_host_and_check(report: dict) -> None:
 
 
 def test_markdown_matrix_marks_scenarios_per_host(report: dict) -> None:
-    md = render_markdown(report, lambda key: key)
+    md = render_markdown(report, lambda key, **params: key)
     row = next(line for line in md.splitlines() if line.startswith("| sql-s5 |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells == ["sql-s5", "✓", "✓", "✗", "✓", "✗", "✓", "1"]
@@ -108,7 +108,7 @@ def test_html_is_self_contained_and_escapes_hostile_text() -> None:
         lang="ja",
         generated_utc="x",
     )
-    page = render_html(doc, lambda key: key)
+    page = render_html(doc, lambda key, **params: key)
     assert "<script>" not in page
     assert "&lt;script&gt;" in page
     assert '<html lang="ja">' in page

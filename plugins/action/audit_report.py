@@ -1,0 +1,98 @@
+"""mssql.tls.audit_report: write the fleet report of an audit on the controller."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible_collections.mssql.tls.plugins.plugin_utils.assess.findings import CHECK_IDS
+from ansible_collections.mssql.tls.plugins.plugin_utils.i18n.catalog import LANGUAGES, message
+from ansible_collections.mssql.tls.plugins.plugin_utils.report.collect import host_result
+from ansible_collections.mssql.tls.plugins.plugin_utils.report.document import (
+    SCENARIOS,
+    SEVERITIES,
+    build_report,
+    reaches_fail_level,
+)
+from ansible_collections.mssql.tls.plugins.plugin_utils.report.files import (
+    previous_generated_utc,
+    write_files,
+)
+from ansible_collections.mssql.tls.plugins.plugin_utils.report.html_report import render_html
+from ansible_collections.mssql.tls.plugins.plugin_utils.report.junit import render_junit
+from ansible_collections.mssql.tls.plugins.plugin_utils.report.markdown import render_markdown
+from ansible_collections.mssql.tls.plugins.plugin_utils.report.summary import fail_message, summary_lines
+
+FORMATS = ("json", "md", "html", "junit")
+FILE_NAMES = {"json": "report.json", "md": "report.md", "html": "report.html", "junit": "junit.xml"}
+
+ARGUMENT_SPEC = {
+    "hosts": {"type": "list", "elements": "str", "required": True},
+    "dest": {"type": "path", "required": True},
+    "lang": {"type": "str", "default": "en", "choices": list(LANGUAGES)},
+    "fail_on": {"type": "str", "default": "none", "choices": ["none", *SEVERITIES[1:]]},
+    "formats": {"type": "list", "elements": "str", "default": list(FORMATS), "choices": list(FORMATS)},
+    "facts_var": {"type": "str", "default": "audit_facts_result"},
+    "assessment_var": {"type": "str", "default": "audit_assessment"},
+}
+
+
+class ActionModule(ActionBase):
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        del tmp
+        result = super().run(task_vars=task_vars)
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        hostvars = (task_vars or {}).get("hostvars") or {}
+        unknown = [h for h in args["hosts"] if h not in hostvars]
+        if unknown:
+            raise AnsibleActionFail(f"hosts: not in the inventory: {', '.join(unknown)}")
+
+        lang = args["lang"]
+        facts_var, assessment_var = args["facts_var"], args["assessment_var"]
+        hosts = [host_result(name, hostvars[name], facts_var, assessment_var) for name in args["hosts"]]
+        titles = {n: message(f"scenario.{n}", lang) for n in SCENARIOS}
+        dest = Path(args["dest"])
+
+        def build(generated_utc: str) -> dict:
+            return build_report(
+                hosts, checks=CHECK_IDS, scenario_titles=titles, lang=lang, generated_utc=generated_utc
+            )
+
+        # timezone.utc, not datetime.UTC: ansible-core 2.16 controllers may run Python 3.10.
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: UP017
+        report = build(now)
+        report = build(previous_generated_utc(dest, report) or now)
+
+        def text(key: str, **params: object) -> str:
+            return message(key, lang, **params)
+
+        renderers = {
+            "json": lambda: json.dumps(report, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
+            "md": lambda: render_markdown(report, text),
+            "html": lambda: render_html(report, text),
+            "junit": lambda: render_junit(report),
+        }
+        files = {FILE_NAMES[f]: renderers[f]() for f in args["formats"]}
+        try:
+            written = write_files(dest, files)
+        except OSError as exc:
+            raise AnsibleActionFail(f"dest: cannot write the report into {dest}: {exc}") from exc
+
+        failing = reaches_fail_level(report, args["fail_on"])
+        result.update(
+            changed=bool(written),
+            dest=str(dest),
+            files=sorted(str(dest / name) for name in files),
+            written=sorted(written),
+            summary=report["summary"],
+            summary_lines=summary_lines(report, lang),
+            fail_level_reached=failing,
+            fail_message=fail_message(report, args["fail_on"], lang) if failing else "",
+        )
+        return result
