@@ -47,7 +47,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         del tmp
         result = super().run(task_vars=task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
         hostvars = (task_vars or {}).get("hostvars") or {}
         unknown = [h for h in args["hosts"] if h not in hostvars]
         if unknown:

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: mssql.tls developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -14,7 +13,7 @@ description:
   - Read-only. Use it to check connectivity and credentials before an audit.
 version_added: 1.0.0
 author:
-  - mssql.tls developers
+  - mssql.tls developers (@mssql-tls)
 options:
   data:
     description:
@@ -29,6 +28,7 @@ attributes:
     support: none
     description: Nothing is changed, so there is no diff.
   platform:
+    support: full
     platforms: windows
     description: Targets Windows hosts with Windows PowerShell 5.1.
 notes:

@@ -45,13 +45,14 @@ attributes:
       diff mode.
     support: none
   platform:
+    support: full
     description: Target OS/families that can be operated against.
     platforms: all
     details: Controller side only; the facts may come from any Windows host.
 seealso:
   - module: mssql.tls.tls_facts
 author:
-  - mssql.tls developers
+  - mssql.tls developers (@mssql-tls)
 """
 
 EXAMPLES = r"""

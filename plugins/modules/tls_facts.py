@@ -31,6 +31,7 @@ attributes:
       diff mode.
     support: none
   platform:
+    support: full
     description: Target OS/families that can be operated against.
     platforms: windows
 notes:
@@ -40,7 +41,7 @@ notes:
 seealso:
   - module: mssql.tls.assess
 author:
-  - mssql.tls developers
+  - mssql.tls developers (@mssql-tls)
 """
 
 EXAMPLES = r"""

@@ -332,7 +332,7 @@ def dispatch_table(tree: Tree) -> tuple[dict[str, str], list[Finding]]:
         if op_name is None:
             problems.append(finding(clause, "switch clause condition is not a single-quoted op name"))
             continue
-        calls = [c for c in commands(clause)]
+        calls = list(commands(clause))
         statements = _child(_child(clause, "statement_block") or clause, "statement_list")
         body = [c for c in statements.children if c.type != "empty_statement"] if statements else []
         if len(body) != 1 or len(calls) != 1:

@@ -67,7 +67,7 @@ def test_doc_registry_types_match_ops_py():
 
 def test_documented_integer_defaults_are_the_agents():
     tree = ps_ast.parse(client.AGENT_PATH.read_bytes())
-    table, _ = ps_ast.dispatch_table(tree)
+    table, _findings = ps_ast.dispatch_table(tree)
     functions = ps_ast.function_definitions(tree)
     checked = 0
     for op_name, fields in doc_ops().items():

@@ -105,7 +105,7 @@ def test_handler_field_reads_sees_reads_in_strings_and_nested_blocks():
 
 
 def test_handler_field_reads_reports_an_undeclared_member_as_a_field():
-    fields, _ = _handler("$a = $op.Path2")
+    fields, _findings = _handler("$a = $op.Path2")
     assert fields == {"Path2"}
 
 

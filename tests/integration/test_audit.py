@@ -91,12 +91,12 @@ def test_fail_on_high_fails_the_play_after_writing_the_report(lab, tmp_path) -> 
 
 
 def test_fail_on_is_not_triggered_below_the_threshold(lab, tmp_path) -> None:
-    proc, _ = audit(lab, tmp_path, "-e", "mssql_tls_audit_fail_on=high", "--limit", "compliant")
+    proc, _recap = audit(lab, tmp_path, "-e", "mssql_tls_audit_fail_on=high", "--limit", "compliant")
     assert proc.returncode == 0, proc.stdout[-3000:]
 
 
 def test_an_unreachable_host_is_reported_with_its_error(lab, tmp_path) -> None:
-    proc, _ = audit(lab, tmp_path, "--limit", "s3", "-e", "ansible_password=wrong-password")
+    proc, _recap = audit(lab, tmp_path, "--limit", "s3", "-e", "ansible_password=wrong-password")
     assert proc.returncode == 0, proc.stdout[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())
     (s3,) = report["hosts"]
@@ -107,7 +107,7 @@ def test_an_unreachable_host_is_reported_with_its_error(lab, tmp_path) -> None:
 def test_japanese_report_keeps_ids_and_scenarios_and_uses_the_article_terms(
     lab, english_audit, tmp_path
 ) -> None:
-    proc, _ = audit(lab, tmp_path, "-e", "mssql_tls_report_lang=ja")
+    proc, _recap = audit(lab, tmp_path, "-e", "mssql_tls_report_lang=ja")
     assert proc.returncode == 0, proc.stdout[-3000:]
     ja = json.loads((tmp_path / "report.json").read_text())
 

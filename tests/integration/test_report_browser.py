@@ -21,7 +21,7 @@ MEDIUM_ORANGE = (0xFF, 0xE8, 0xC2)
 
 
 def audit_report(lab, report_dir: Path, lang: str) -> Path:
-    proc, _ = run_playbook(
+    proc, _recap = run_playbook(
         lab.inventory,
         REPO / "playbooks" / "audit.yml",
         "--check",

@@ -135,7 +135,7 @@ def test_whole_key_removal_accepts_key_precondition():
 
 
 def test_command_is_an_encoded_bootstrap_embedding_the_agent_digest():
-    command, _ = build_command(build_request([READ]), AGENT)
+    command, _stdin = build_command(build_request([READ]), AGENT)
     bootstrap = decode_bootstrap(command)
     assert bootstrap.splitlines()[0] == BOOTSTRAP_MARKER
     assert f"'{hashlib.sha256(AGENT).hexdigest()}'" in bootstrap
@@ -145,7 +145,7 @@ def test_command_is_an_encoded_bootstrap_embedding_the_agent_digest():
 
 def test_stdin_carries_the_agent_and_the_request_on_two_lines():
     request = build_request([READ, WRITE], JOURNAL)
-    _, stdin = build_command(request, AGENT)
+    _command, stdin = build_command(request, AGENT)
     lines = stdin.split(b"\n")
     assert lines[2:] == [b""]  # two lines, each newline-terminated
     assert base64.b64decode(lines[0], validate=True) == AGENT
@@ -161,7 +161,7 @@ def test_default_script_is_the_shipped_agent():
 
 def test_request_line_is_ascii_json_even_with_non_ascii_data():
     request = build_request([op("file.version", paths=["C:\\Programme\\Gr\u00fc\u00dfe\\sqlservr.exe"])])
-    _, stdin = build_command(request, AGENT)
+    _command, stdin = build_command(request, AGENT)
     assert json.loads(stdin.split(b"\n")[1].decode("utf-8")) == request
 
 
@@ -189,7 +189,7 @@ def test_run_batch_validates_before_contacting_the_host():
 
 def test_a_script_swapped_on_stdin_is_refused_by_the_bootstrap_hash():
     request = build_request([READ])
-    command, _ = build_command(request, AGENT)
+    command, _stdin = build_command(request, AGENT)
     tampered = (
         base64.b64encode(AGENT + b"Remove-Item C:\\ -Recurse\r\n")
         + b"\n"

@@ -63,9 +63,10 @@ class OpSpec:
     fields: Mapping[str, Field] = field(default_factory=dict)
 
 
-def _op(name: str, writes: bool, doc: str, /, **fields: Field) -> OpSpec:
-    # Positional-only: ops have fields called ``name`` (reg.write, svc.restart).
-    return OpSpec(name=name, writes=writes, doc=doc, fields=fields)
+def _op(op_name: str, writes: bool, doc: str, /, **fields: Field) -> OpSpec:
+    # Positional-only, and named unlike any field: ops have fields called ``name``
+    # (reg.write, svc.restart), which land in ``fields``.
+    return OpSpec(name=op_name, writes=writes, doc=doc, fields=fields)
 
 
 _STORE = Field("str", doc="LocalMachine store name, default 'My'")
@@ -275,10 +276,11 @@ def validate_op(op: Mapping[str, Any]) -> dict[str, Any]:
     return dict(op)
 
 
-def op(name: str, /, **fields: Any) -> dict[str, Any]:
+def op(op_name: str, /, **fields: Any) -> dict[str, Any]:
     """Build and validate one op: ``op("reg.read", path=..., depth=2)``.
 
-    ``name`` is positional-only so that ops with a ``name`` field (reg.write,
-    reg.remove, svc.restart) can be built: ``op("svc.restart", name="MSSQLSERVER")``.
+    The op name is positional-only (and its parameter is not called ``name``) so
+    that ops with a ``name`` field (reg.write, reg.remove, svc.restart) can be
+    built: ``op("svc.restart", name="MSSQLSERVER")``.
     """
-    return validate_op({"op": name, **fields})
+    return validate_op({"op": op_name, **fields})

@@ -26,7 +26,7 @@ def weak_hash_findings(facts: view.Facts, lang: str) -> list[dict[str, Any]]:
         cert = certs.get(thumbprint)
         if cert is None or cert.get("parse_error"):
             continue
-        roles = {role for _, role in entries}
+        roles = {role for _thumbprint, role in entries}
         common = {
             "target": thumbprint,
             "thumbprint": thumbprint,

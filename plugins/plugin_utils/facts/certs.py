@@ -125,7 +125,7 @@ def _names(cert: x509.Certificate) -> tuple[str | None, list[str]]:
 def _matches(pattern: str, host: str) -> bool:
     pattern, host = pattern.lower().rstrip("."), host.lower().rstrip(".")
     if pattern.startswith("*."):
-        head, _, rest = host.partition(".")
+        head, _dot, rest = host.partition(".")
         return bool(head) and rest == pattern[2:]
     return pattern == host
 

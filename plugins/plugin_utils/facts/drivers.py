@@ -144,7 +144,7 @@ def _oledb_providers(
         if not isinstance(file, Mapping) or not file.get("exists"):
             continue
         path = str(file.get("path") or "")
-        directory, _, dll = path.rpartition("\\")
+        directory, _sep, dll = path.rpartition("\\")
         progid = OLEDB_DLLS.get(dll.lower())
         if progid is None:
             continue

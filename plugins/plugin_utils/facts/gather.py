@@ -118,9 +118,9 @@ def _plan() -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-GATHER_KEYS: tuple[str, ...] = tuple(key for key, _ in _plan())
+GATHER_KEYS: tuple[str, ...] = tuple(key for key, _spec in _plan())
 
 
 def gather_ops() -> list[dict[str, Any]]:
     """The audit's single agent batch (read-only: no journal)."""
-    return [spec for _, spec in _plan()]
+    return [spec for _key, spec in _plan()]

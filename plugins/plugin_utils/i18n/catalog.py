@@ -38,7 +38,7 @@ def catalog(lang: str) -> Mapping[str, str]:
 def placeholders(text: str) -> set[str]:
     """Names of the ``{name}`` fields of a message (no format specs or conversions allowed)."""
     names = set()
-    for _, field, spec, conversion in string.Formatter().parse(text):
+    for _literal, field, spec, conversion in string.Formatter().parse(text):
         if field is None:
             continue
         if not field.isidentifier() or spec or conversion:

@@ -149,10 +149,10 @@ def test_stats_reset_prints_the_counters_then_zeroes_them(state_dir: Path, profi
 
 
 def test_a_second_up_is_refused_and_one_supervisor_keeps_running(state_dir: Path, profiles: Path) -> None:
-    first, _, _ = up(state_dir, profiles)
+    first, _subnet, _port = up(state_dir, profiles)
     assert first.returncode == 0, first.stderr
     pid = int((state_dir / "lab.pid").read_text())
-    second, _, _ = up(state_dir, profiles)
+    second, _subnet, _port = up(state_dir, profiles)
     assert second.returncode == 1
     assert "already running" in second.stderr and str(pid) in second.stderr
     assert lab_pids(state_dir) == [pid]
@@ -168,7 +168,7 @@ def test_concurrent_ups_start_exactly_one_supervisor(state_dir: Path, profiles: 
 
 
 def test_down_kills_a_supervisor_that_does_not_answer_sigterm(state_dir: Path, profiles: Path) -> None:
-    result, _, _ = up(state_dir, profiles)
+    result, _subnet, _port = up(state_dir, profiles)
     assert result.returncode == 0, result.stderr
     pid = int((state_dir / "lab.pid").read_text())
     os.kill(pid, signal.SIGSTOP)  # a stopped process leaves SIGTERM pending; only SIGKILL ends it
@@ -240,13 +240,13 @@ def test_up_names_the_bad_option(state_dir: Path, profiles: Path, args: list[str
 def test_up_with_an_empty_profile_directory_fails_clearly(state_dir: Path, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    result, _, _ = up(state_dir, empty)
+    result, _subnet, _port = up(state_dir, empty)
     assert result.returncode == 1
     assert "no profile (*.yml, *.yaml) found" in result.stderr
 
 
 def test_knobs_reboot_and_state_commands(state_dir: Path, profiles: Path) -> None:
-    result, _, _ = up(state_dir, profiles, "--latency-ms", "25")
+    result, _subnet, _port = up(state_dir, profiles, "--latency-ms", "25")
     assert result.returncode == 0, result.stderr
     shown = json.loads(lab_command("knobs", "--state-dir", str(state_dir)).stdout)
     assert shown == {

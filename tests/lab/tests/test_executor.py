@@ -58,8 +58,8 @@ def test_other_commands_are_refused_like_powershell_would(host: LabHost) -> None
 
 def test_agent_hash_mismatch_is_the_bootstrap_fatal(host: LabHost) -> None:
     request = client.build_request([{"op": "os.info"}])
-    command, _ = client.build_command(request, script=AGENT)
-    _, stdin = client.build_command(request, script=b"# tampered agent")
+    command, _stdin = client.build_command(request, script=AGENT)
+    _command, stdin = client.build_command(request, script=b"# tampered agent")
     outcome = host.run_command(command, stdin, Knobs())
     assert outcome.rc == 1
     assert json.loads(outcome.stdout) == {
@@ -114,7 +114,7 @@ def test_op_fields_table_covers_the_documented_ops() -> None:
     ],
 )
 def test_invalid_ops_fail_alone_with_invalid_request(host: LabHost, op: dict, message: str) -> None:
-    _, doc = run(host, [op, {"op": "os.info"}], journal_id=None, raw=True)
+    _outcome, doc = run(host, [op, {"op": "os.info"}], journal_id=None, raw=True)
     assert error_kind(doc, 0) == "invalid_request"
     assert message in doc["results"][0]["error"]["message"]
     assert doc["results"][1]["ok"]  # a read op fails alone
@@ -149,7 +149,7 @@ def test_reg_read_depth_semantics_and_missing_keys(host: LabHost) -> None:
             "values": ["TcpPort", "Certificate"],
         },
     ]
-    _, doc = run(host, ops, journal_id=None)
+    _outcome, doc = run(host, ops, journal_id=None)
     assert data(doc, 0) == {"exists": True, "values": {}, "subkeys": {}}
     assert data(doc, 1) == {"exists": False, "values": {}, "subkeys": {}}
     node = data(doc, 2)["subkeys"]["SuperSocketNetLib"]
@@ -167,7 +167,7 @@ def test_reg_write_creates_keys_returns_before_after_and_dwords_signed(host: Lab
         "value": {"data": 4294967295},
         "expect": None,
     }
-    _, doc = run(host, [op, {"op": "reg.read", "path": path}])
+    _outcome, doc = run(host, [op, {"op": "reg.read", "path": path}])
     assert data(doc) == {
         "before": None,
         "after": {"type": "REG_DWORD", "data": -1},
@@ -181,7 +181,7 @@ def test_reg_write_creates_keys_returns_before_after_and_dwords_signed(host: Lab
         "type": "REG_BINARY",
         "value": {"data": "AQI="},
     }
-    _, doc = run(host, [binary, {"op": "reg.read", "path": path, "values": ["Blob"]}])
+    _outcome, doc = run(host, [binary, {"op": "reg.read", "path": path, "values": ["Blob"]}])
     assert data(doc, 1)["values"] == {"Blob": {"type": "REG_BINARY", "data": "AQI="}}
 
 
@@ -211,7 +211,7 @@ def test_conflict_stops_the_batch_and_later_ops_are_skipped(host: LabHost) -> No
         },
         {"op": "os.info"},
     ]
-    _, doc = run(host, ops)
+    _outcome, doc = run(host, ops)
     assert doc["results"][0]["ok"]
     assert [error_kind(doc, i) for i in (1, 2, 3)] == ["conflict", "skipped", "skipped"]
     assert journal_lines(host) == ['{"t":"test"}', '{"applied":0}', '{"done":true,"stopped_at":1}']
@@ -231,7 +231,7 @@ def test_failed_write_stops_the_batch(host: LabHost) -> None:
         },
         {"op": "reg.read", "path": "HKLM\\SOFTWARE"},
     ]
-    _, doc = run(host, ops)
+    _outcome, doc = run(host, ops)
     assert [error_kind(doc, 0), error_kind(doc, 1)] == ["invalid_request", "skipped"]
     assert "expected an integer" in doc["results"][0]["error"]["message"]
 
@@ -245,13 +245,13 @@ def test_reg_remove_values_and_keys(host: LabHost) -> None:
         {"op": "reg.remove", "path": f"{base}\\Sub", "name": "v"},
         {"op": "reg.remove", "path": base},
     ]
-    _, doc = run(host, ops)
+    _outcome, doc = run(host, ops)
     assert data(doc, 0) == {"before": {"type": "REG_SZ", "data": "x"}, "removed": True}
     assert data(doc, 1) == {"before": None, "removed": False}
     assert error_kind(doc, 2) == "error" and "recurse" in doc["results"][2]["error"]["message"]
-    _, doc = run(host, [{"op": "reg.remove", "path": base, "recurse": True}])
+    _outcome, doc = run(host, [{"op": "reg.remove", "path": base, "recurse": True}])
     assert data(doc) == {"before": {"key": True}, "removed": True}
-    _, doc = run(host, [{"op": "reg.remove", "path": base, "expect": None}], raw=True)
+    _outcome, doc = run(host, [{"op": "reg.remove", "path": base, "expect": None}], raw=True)
     assert error_kind(doc, 0) == "invalid_request"
 
 
@@ -260,7 +260,7 @@ def test_reg_remove_values_and_keys(host: LabHost) -> None:
 
 def test_cert_list_and_property_9_get_set_clear(host: LabHost) -> None:
     cert = host.state.cert_stores["My"][0]
-    _, doc = run(host, [{"op": "cert.list"}], journal_id=None)
+    _outcome, doc = run(host, [{"op": "cert.list"}], journal_id=None)
     (entry,) = data(doc)
     assert entry["thumbprint"] == cert.thumbprint
     assert base64.b64decode(entry["der"]) == cert.der
@@ -274,17 +274,17 @@ def test_cert_list_and_property_9_get_set_clear(host: LabHost) -> None:
         {"op": "cert.prop.get", "thumbprint": thumb, "prop_id": 9},
         {"op": "cert.prop.get", "thumbprint": thumb, "prop_id": 3},
     ]
-    _, doc = run(host, ops)
+    _outcome, doc = run(host, ops)
     assert data(doc, 0) == {"before": None, "after": client_only}
     assert data(doc, 1) == {"present": True, "data": client_only}
     assert base64.b64decode(data(doc, 2)["data"]).hex().upper() == cert.thumbprint
-    _, doc = run(host, [{"op": "cert.prop.clear", "thumbprint": thumb, "prop_id": 9, "expect": None}])
+    _outcome, doc = run(host, [{"op": "cert.prop.clear", "thumbprint": thumb, "prop_id": 9, "expect": None}])
     assert error_kind(doc, 0) == "conflict"
-    _, doc = run(
+    _outcome, doc = run(
         host, [{"op": "cert.prop.clear", "thumbprint": thumb, "prop_id": 9, "expect": {"data": client_only}}]
     )
     assert data(doc) == {"before": client_only, "removed": True}
-    _, doc = run(
+    _outcome, doc = run(
         host,
         [
             {"op": "cert.prop.get", "thumbprint": "00" * 20, "prop_id": 9},
@@ -300,7 +300,7 @@ def test_cert_list_and_property_9_get_set_clear(host: LabHost) -> None:
 
 
 def test_svc_query_and_restart_with_dependents(host: LabHost) -> None:
-    _, doc = run(host, [{"op": "svc.query", "names": ["mssqlserver", "NoSuch"]}], journal_id=None)
+    _outcome, doc = run(host, [{"op": "svc.query", "names": ["mssqlserver", "NoSuch"]}], journal_id=None)
     assert data(doc) == [
         {
             "name": "MSSQLSERVER",
@@ -319,15 +319,15 @@ def test_svc_query_and_restart_with_dependents(host: LabHost) -> None:
             "dependents": [],
         },
     ]
-    _, doc = run(host, [{"op": "svc.restart", "name": "MSSQLSERVER", "with_dependents": False}])
+    _outcome, doc = run(host, [{"op": "svc.restart", "name": "MSSQLSERVER", "with_dependents": False}])
     assert error_kind(doc, 0) == "error" and "dependent services" in doc["results"][0]["error"]["message"]
-    _, doc = run(host, [{"op": "svc.restart", "name": "MSSQLSERVER"}])
+    _outcome, doc = run(host, [{"op": "svc.restart", "name": "MSSQLSERVER"}])
     assert data(doc) == {
         "stopped": ["SQLSERVERAGENT", "MSSQLSERVER"],
         "started": ["MSSQLSERVER", "SQLSERVERAGENT"],
         "state": "Running",
     }
-    _, doc = run(host, [{"op": "svc.restart", "name": "NoSuch"}])
+    _outcome, doc = run(host, [{"op": "svc.restart", "name": "NoSuch"}])
     assert error_kind(doc, 0) == "not_found"
 
 
@@ -357,7 +357,7 @@ def test_binding_a_certificate_and_restarting_sql_loads_it(tmp_path, keys) -> No
         "pattern": "loaded for encryption",
         "max_lines": 5,
     }
-    _, out = run(h, [tail], journal_id=None)
+    _outcome, out = run(h, [tail], journal_id=None)
     (log,) = data(out)
     assert log["lines"][-1].endswith(
         f'[Cert Hash(sha1) "{new.thumbprint}"] was successfully loaded for encryption.'
@@ -376,7 +376,7 @@ def test_file_version_with_path_from_and_env_expansion(host: LabHost) -> None:
             "path_from": {"key": f"{SQL}\\*\\Setup", "value_name": "SQLBinRoot", "append": "\\sqlservr.exe"},
         }
     ]
-    _, doc = run(host, ops, journal_id=None)
+    _outcome, doc = run(host, ops, journal_id=None)
     odbc, missing, sqlservr = data(doc)
     assert (
         odbc["path"] == "C:\\Windows\\system32\\SQLSRV32.dll" and odbc["product_version"] == "10.0.17763.6893"
@@ -403,7 +403,7 @@ def test_file_tail_detects_bom_filters_and_reads_suffixes(host: LabHost) -> None
         {"op": "file.tail", "paths": ["C:\\LOGS\\b.log"], "pattern": "^y$"},
         {"op": "file.tail", "paths": ["C:\\logs\\b.log"], "pattern": "("},
     ]
-    _, doc = run(host, ops, journal_id=None)
+    _outcome, doc = run(host, ops, journal_id=None)
     a, a1, a2 = data(doc, 0)
     assert (a["encoding"], a["lines"]) == ("utf-16be", ["two", "three"])
     assert (a1["encoding"], a1["lines"]) == ("utf-8-bom", ["old", "older"])
@@ -419,7 +419,7 @@ def test_file_tail_detects_bom_filters_and_reads_suffixes(host: LabHost) -> None
 
 
 def test_errorlog_is_utf16le(host: LabHost) -> None:
-    _, doc = run(
+    _outcome, doc = run(
         host,
         [
             {
@@ -443,7 +443,7 @@ def test_tls_suites_lists_the_local_list_in_order(host: LabHost) -> None:
         "name": "Functions",
         "path": "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Cryptography\\Configuration\\Local\\SSL\\00010002",
     }
-    _, doc = run(host, [write, {"op": "tls.suites"}])
+    _outcome, doc = run(host, [write, {"op": "tls.suites"}])
     assert data(doc, 1) == [
         {
             "name": local[0],
@@ -466,7 +466,7 @@ def test_tls_suites_lists_the_local_list_in_order(host: LabHost) -> None:
 
 def test_tls_suites_is_unsupported_before_2016(tmp_path, keys) -> None:
     h = make_host(base_profile(os={"build": 9600, "ubr": 21620}), tmp_path, keys)
-    _, doc = run(h, [{"op": "tls.suites"}, {"op": "os.info"}], journal_id=None)
+    _outcome, doc = run(h, [{"op": "tls.suites"}, {"op": "os.info"}], journal_id=None)
     assert error_kind(doc, 0) == "unsupported"
     assert data(doc, 1)["ps_version"] == "5.1.14409.1005"
 
@@ -479,7 +479,7 @@ def test_event_count_by_id_provider_and_window(tmp_path, keys) -> None:
     ]
     h = make_host(base_profile(events=events), tmp_path, keys)
     op = {"op": "event.count", "log": "system", "provider": "Schannel", "ids": [36874, 36888, 1]}
-    _, doc = run(h, [op, {**op, "since_hours": 300}], journal_id=None)
+    _outcome, doc = run(h, [op, {**op, "since_hours": 300}], journal_id=None)
     assert data(doc, 0)["counts"] == {"36874": 3, "36888": 0, "1": 0}
     assert data(doc, 0)["latest_utc"] == {"36874": "2026-06-01T10:00:00Z", "36888": None, "1": None}
     assert data(doc, 1)["counts"]["36888"] == 1
@@ -490,9 +490,9 @@ def test_journal_append_and_read(host: LabHost) -> None:
         {"op": "journal.append", "id": "a-1", "line": '{"x":1}'},
         {"op": "journal.append", "id": "b-2", "line": '{"y":2}'},
     ]
-    _, doc = run(host, ops, journal_id=None)
+    _outcome, doc = run(host, ops, journal_id=None)
     assert data(doc, 0) == {"id": "a-1", "path": f"{JOURNAL}\\a-1.jsonl"}
-    _, doc = run(
+    _outcome, doc = run(
         host,
         [
             {"op": "journal.read", "last": 1},
@@ -550,7 +550,7 @@ def test_state_survives_a_reload(tmp_path, keys) -> None:
         ],
     )
     again = make_host(base_profile(), tmp_path, keys)
-    _, doc = run(again, [{"op": "reg.read", "path": "HKLM\\SOFTWARE\\Lab"}], journal_id=None)
+    _outcome, doc = run(again, [{"op": "reg.read", "path": "HKLM\\SOFTWARE\\Lab"}], journal_id=None)
     assert data(doc)["values"]["v"]["data"] == "kept"
     assert again.state.cert_stores["My"][0].thumbprint == h.state.cert_stores["My"][0].thumbprint
 

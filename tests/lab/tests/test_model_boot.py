@@ -199,7 +199,7 @@ def test_reboot_restarts_automatic_services_and_re_picks_the_certificate(keys: c
 
 def test_errorlog_is_cycled_per_start_and_keeps_six_archives(keys: certs.KeyCache) -> None:
     state = make_state(base_profile(), keys)
-    for _ in range(8):
+    for _attempt in range(8):
         windows.restart_service(state, "MSSQLSERVER", True, clock(keys))
     assert state.file(ERRORLOG + ".6") is not None
     assert state.file(ERRORLOG + ".7") is None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from labtest import LAB_DIR  # noqa: F401  (sets sys.path)
 from winlab import registry as reg
 
 
@@ -95,7 +94,7 @@ def test_match_keys_expands_star_segments() -> None:
         reg.set_value(r, f"HKLM\\SQL\\{inst}\\Setup", "SQLBinRoot", "REG_SZ", inst)
     reg.ensure_key(r, "HKLM\\SQL\\Other")
     found = reg.match_keys(r, "HKLM\\SQL\\*\\Setup")
-    assert [p for p, _ in found] == ["HKLM\\SQL\\MSSQL15.A\\Setup", "HKLM\\SQL\\MSSQL16.B\\Setup"]
+    assert [p for p, _subkey in found] == ["HKLM\\SQL\\MSSQL15.A\\Setup", "HKLM\\SQL\\MSSQL16.B\\Setup"]
 
 
 def test_json_round_trip_keeps_types_and_names() -> None:

@@ -190,7 +190,7 @@ def test_fci_nodes_share_the_certificate_and_only_the_owner_runs_sql(fleet: dict
     assert one.service("MSSQLSERVER").start_mode == "Manual"
     assert value(one, f"{SQL}\\MSSQL15.MSSQLSERVER\\Cluster", "ClusterName") == "SQLFCI01"
     assert value(two, "HKLM\\Cluster\\Nodes\\2", "NodeName") == "FCI-NODE2"
-    _, doc = run(fleet["fci-node1"], [{"op": "cluster.query"}], journal_id=None)
+    _outcome, doc = run(fleet["fci-node1"], [{"op": "cluster.query"}], journal_id=None)
     info = data(doc)
     assert info["is_node"] and info["cluster_name"] == "FCICLU01"
     sql = next(r for r in info["resources"] if r["type"] == "SQL Server")
@@ -207,14 +207,14 @@ def test_fci_nodes_share_the_certificate_and_only_the_owner_runs_sql(fleet: dict
 def test_cluster_restart_restarts_sql_on_the_owner(tmp_path: Path, keys) -> None:
     h = load_fleet([PROFILES / "fci-node1.yml"], tmp_path, now=NOW)["fci-node1"]
     log = h.state.instance("MSSQLSERVER").errorlog
-    _, doc = run(h, [{"op": "cluster.restart", "resource": "SQL Server"}])
+    _outcome, doc = run(h, [{"op": "cluster.restart", "resource": "SQL Server"}])
     assert data(doc) == {
         "offline": ["SQL Server Agent", "SQL Server"],
         "online": ["SQL Server", "SQL Server Agent"],
         "state": "Online",
     }
     assert h.state.file(log + ".1") is not None  # the engine really restarted
-    _, doc = run(h, [{"op": "cluster.restart", "resource": "Nope"}])
+    _outcome, doc = run(h, [{"op": "cluster.restart", "resource": "Nope"}])
     assert doc["results"][0]["error"]["kind"] == "not_found"
 
 

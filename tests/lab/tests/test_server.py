@@ -121,7 +121,7 @@ def test_stdin_in_ansible_sized_chunks_reaches_the_runtime_whole(host: Served) -
     chunks = [stdin[i : i + 200_000] for i in range(0, len(stdin), 200_000)]
     for index, chunk in enumerate(chunks):
         protocol.send_command_input(shell, command, chunk, end=index == len(chunks) - 1)
-    stdout, _, rc = protocol.get_command_output(shell, command)
+    stdout, _stderr, rc = protocol.get_command_output(shell, command)
     protocol.cleanup_command(shell, command)
     protocol.close_shell(shell)
     assert rc == 0
@@ -132,7 +132,7 @@ def test_stdin_in_ansible_sized_chunks_reaches_the_runtime_whole(host: Served) -
 def test_bad_credentials_are_rejected_with_401(host: Served) -> None:
     with pytest.raises(InvalidCredentialsError):
         host.session(password="wrong").run_ps("Get-Date")
-    status, _ = host.http("POST", "/wsman", b"<x/>", {"Content-Type": "application/soap+xml"})
+    status, _body = host.http("POST", "/wsman", b"<x/>", {"Content-Type": "application/soap+xml"})
     assert status == 401
     assert host.endpoint.stats()["commands"] == 0
 

@@ -207,7 +207,7 @@ def read_packet(sock: socket.socket) -> tuple[int, int, bytes]:
 def read_message(sock: socket.socket) -> tuple[int, bytes]:
     packet_type, status, payload = read_packet(sock)
     while not status & 1:
-        _, status, more = read_packet(sock)
+        _packet_type, status, more = read_packet(sock)
         payload += more
     return packet_type, payload
 
@@ -474,7 +474,7 @@ ENC_OFF, ENC_ON, ENC_NOT_SUP, ENC_REQ = 0, 1, 2, 3
     ],
 )
 def test_prelogin_encryption_follows_the_ms_tds_table(tds_lab, client, force, expected, server_ends):
-    host, _ = tds_lab
+    host, _endpoints = tds_lab
     host.change(force_encryption=force)
     with connect(host) as sock:
         reply = send_prelogin(sock, client)
@@ -484,7 +484,7 @@ def test_prelogin_encryption_follows_the_ms_tds_table(tds_lab, client, force, ex
 
 
 def test_prelogin_reports_the_instance_version_first(tds_lab):
-    host, _ = tds_lab
+    host, _endpoints = tds_lab
     host.change(product_version=(13, 0, 6300))
     with connect(host) as sock:
         sock.sendall(tds_packets(0x12, prelogin(ENC_OFF)))
@@ -498,7 +498,7 @@ def test_prelogin_reports_the_instance_version_first(tds_lab):
 
 
 def test_prelogin_without_version_first_is_closed_unanswered(tds_lab):
-    host, _ = tds_lab
+    host, _endpoints = tds_lab
     with connect(host) as sock:
         sock.sendall(tds_packets(0x12, prelogin(ENC_ON, version_first=False)))
         assert sock.recv(1) == b""
@@ -515,14 +515,14 @@ def test_force_strict_closes_a_cleartext_prelogin(tds_lab):
 
 
 def test_force_strict_means_nothing_before_sql2022(tds_lab):
-    host, _ = tds_lab
+    host, _endpoints = tds_lab
     host.change(product_version=(15, 0, 4345), force_strict=True)
     with connect(host) as sock:
         assert send_prelogin(sock, ENC_ON)[0x01] == bytes([ENC_ON])
 
 
 def test_instance_without_any_certificate_answers_not_supported_and_fails_the_login(tds_lab):
-    host, _ = tds_lab
+    host, _endpoints = tds_lab
     host.change(certificate=None)
     with connect(host) as sock:
         assert send_prelogin(sock, ENC_OFF)[0x01] == bytes([ENC_NOT_SUP])
@@ -574,7 +574,7 @@ def test_wrapped_handshake_completes_and_login_fails_cleanly(tds_lab, version, k
 
 
 def test_login_only_encryption_answers_the_login_in_cleartext(tds_lab):
-    host, _ = tds_lab
+    host, _endpoints = tds_lab
     channel = wrapped_handshake(host, client_context(TLS12), encryption=ENC_OFF)
     channel.send(0x10, login7("sa"))
     reply_type, reply = read_message(channel.sock)  # plaintext TDS, not a TLS record
@@ -584,7 +584,7 @@ def test_login_only_encryption_answers_the_login_in_cleartext(tds_lab):
 
 
 def test_server_preference_decides_the_suite_not_the_client_order(tds_lab):
-    host, _ = tds_lab
+    host, _endpoints = tds_lab
     client_prefers_ecdhe = "ECDHE-RSA-AES256-GCM-SHA384:AES128-SHA"
     host.change(cipher_suites=("TLS_RSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"))
     channel = wrapped_handshake(host, client_context(TLS12, client_prefers_ecdhe))
@@ -597,7 +597,7 @@ def test_server_preference_decides_the_suite_not_the_client_order(tds_lab):
 
 
 def test_ecdsa_suites_are_skipped_for_an_rsa_certificate(tds_lab):
-    host, _ = tds_lab
+    host, _endpoints = tds_lab
     host.change(cipher_suites=("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_RSA_WITH_AES_128_GCM_SHA256"))
     client = client_context(TLS12, "ECDHE-ECDSA-AES256-GCM-SHA384:AES128-GCM-SHA256")
     channel = wrapped_handshake(host, client)
@@ -606,7 +606,7 @@ def test_ecdsa_suites_are_skipped_for_an_rsa_certificate(tds_lab):
 
 
 def test_ecdsa_certificate_serves_ecdsa_suites(tds_lab, ec_cert):
-    host, _ = tds_lab
+    host, _endpoints = tds_lab
     host.change(certificate=ec_cert)
     channel = wrapped_handshake(host, client_context(TLS12))
     assert channel.tls.cipher()[0] == "ECDHE-ECDSA-AES256-GCM-SHA384"
@@ -637,7 +637,7 @@ def test_no_common_protocol_resets_the_connection(tds_lab):
 
 
 def test_gcm_suites_are_not_chosen_below_tls12(tds_lab):
-    host, _ = tds_lab
+    host, _endpoints = tds_lab
     host.change(cipher_suites=("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_RSA_WITH_AES_256_CBC_SHA"))
     channel = wrapped_handshake(host, client_context(TLS11, "ECDHE-RSA-AES256-GCM-SHA384:AES256-SHA"))
     assert (channel.tls.version(), channel.tls.cipher()[0]) == ("TLSv1.1", "AES256-SHA")
@@ -645,7 +645,7 @@ def test_gcm_suites_are_not_chosen_below_tls12(tds_lab):
 
 
 def test_tls13_is_never_negotiated_on_the_wrapped_path(tds_lab):
-    host, _ = tds_lab
+    host, _endpoints = tds_lab
     host.change(
         product_version=(16, 0, 4135),
         server_versions=frozenset({TLS12, TLS13}),
@@ -660,14 +660,14 @@ def test_tls13_is_never_negotiated_on_the_wrapped_path(tds_lab):
 
 
 def test_client_hello_split_over_packets_and_records_is_reassembled(tds_lab):
-    host, _ = tds_lab
+    host, _endpoints = tds_lab
     hello = split_into_records(raw_client_hello([0xC030, 0x002F]), pieces=3)
     flight = probe_wrapped(host, hello, split_packets=4)
     assert server_hello_choice(flight) == (TLS12, 0xC030)
 
 
 def test_server_flight_longer_than_a_packet_is_split_at_4096_bytes(tds_lab):
-    host, _ = tds_lab
+    host, _endpoints = tds_lab
     big = make_certificate("rsa", extra_sans=250)
     assert len(big.der) > 4096
     host.change(certificate=big)
@@ -692,7 +692,7 @@ def test_suites_openssl_cannot_serve_get_a_hand_built_first_flight(tds_lab, rsa_
 
 
 def test_2012r2_curve_suffix_pins_the_ecdhe_curve(tds_lab):
-    host, _ = tds_lab
+    host, _endpoints = tds_lab
     host.change(
         cipher_suites=("TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA_P384", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA_P256")
     )
@@ -738,7 +738,7 @@ def test_strict_path_negotiates_tls13_with_alpn_and_fails_login_inside_tls(tds_l
 
 
 def test_strict_path_uses_tls12_where_the_os_has_no_tls13(tds_lab):
-    host, _ = tds_lab
+    host, _endpoints = tds_lab
     strict_state(host, os_supports_tls13=False, cipher_suites=WIN2019_SUITES)
     context = client_context(TLS12, alpn=["tds/8.0"])
     context.maximum_version = ssl.TLSVersion.TLSv1_3
@@ -791,7 +791,7 @@ def test_strict_connection_closed_without_sql2022_or_configured_certificate(
 
 
 def test_remediation_is_visible_to_the_next_connection(tds_lab):
-    host, _ = tds_lab
+    host, _endpoints = tds_lab
     host.change(
         cipher_suites=("TLS_DHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384")
     )
@@ -831,8 +831,8 @@ def test_listener_stops_with_its_stop_event(rsa_cert, tmp_path):
 
 
 def test_certificate_files_are_written_once_per_certificate(tds_lab, tmp_path):
-    host, _ = tds_lab
-    for _ in range(2):
+    host, _endpoints = tds_lab
+    for _attempt in range(2):
         wrapped_handshake(host, client_context(TLS12)).sock.close()
     digest = hashlib.sha256(host.state.certificate.der).hexdigest()[:24]
     assert sorted(p.name for p in (tmp_path / "tds").iterdir()) == [f"tds-{digest}.crt", f"tds-{digest}.key"]

@@ -67,7 +67,7 @@ def serve(tmp_path) -> Iterator[Callable[[str], tuple[LabHost, TdsEndpoints, End
 
 
 def test_compliant_sql2022_forces_encryption_and_serves_strict_tls13(serve):
-    host, _, endpoint = serve("compliant")
+    host, _endpoints, endpoint = serve("compliant")
     with endpoint.connect() as sock:
         reply = send_prelogin(sock, 0x00)
     assert reply[0x01] == b"\x03", "ForceEncryption=1 answers ENCRYPT_REQ to ENCRYPT_OFF"
@@ -84,7 +84,7 @@ def test_compliant_sql2022_forces_encryption_and_serves_strict_tls13(serve):
 
 
 def test_scenario2_rsa_certificate_with_ecdsa_only_policy_resets_every_client(serve):
-    _, endpoints, endpoint = serve("s2")
+    _host, endpoints, endpoint = serve("s2")
     before = endpoints.endpoint("MSSQLSERVER").served
     with pytest.raises(ConnectionResetError):
         wrapped_handshake(endpoint, client_context(TLS12))
@@ -95,7 +95,7 @@ def test_scenario2_rsa_certificate_with_ecdsa_only_policy_resets_every_client(se
 def test_scenario1_sql2014_without_tls12_resets_a_modern_client(serve):
     # TLS 1.0/1.1 disabled and the SQL build cannot use TLS 1.2: only SSL 3.0 is left (on by
     # default on 2012 R2), and none of an OpenSSL 3 client's suites exists in SSL 3.0: 10054.
-    _, endpoints, endpoint = serve("mixed-2012r2")
+    _host, endpoints, endpoint = serve("mixed-2012r2")
     before = endpoints.endpoint("MSSQLSERVER").served
     with pytest.raises(ConnectionResetError):
         wrapped_handshake(endpoint, client_context(TLS12))
@@ -107,7 +107,7 @@ def test_scenario1_host_still_answers_ssl3_with_its_md5_certificate(serve):
     # TLS 1.0/1.1 are disabled and the SQL build cannot use TLS 1.2, but 2012 R2 leaves SSL 3.0
     # enabled by default (reference/windows-schannel.md §2). OpenSSL 3 has no SSL 3.0, so the
     # lab hand-builds the first flight.
-    host, _, endpoint = serve("mixed-2012r2")
+    host, _endpoints, endpoint = serve("mixed-2012r2")
     flight = probe_wrapped(endpoint, raw_client_hello([0x002F, 0x000A], version=SSL3))
     # AES suites are TLS-only in Schannel's tables: 3DES is the first SSL 3.0 suite of the list.
     assert server_hello_choice(flight) == (SSL3, 0x000A)
@@ -116,7 +116,7 @@ def test_scenario1_host_still_answers_ssl3_with_its_md5_certificate(serve):
 
 
 def test_tls12_only_host_resets_a_tls10_client(serve):
-    _, endpoints, endpoint = serve("s3")
+    _host, endpoints, endpoint = serve("s3")
     before = endpoints.endpoint("MSSQLSERVER").served
     with pytest.raises(ConnectionResetError):
         wrapped_handshake(endpoint, client_context(0x0301))
@@ -125,7 +125,7 @@ def test_tls12_only_host_resets_a_tls10_client(serve):
 
 
 def test_scenario3_dhe_goes_away_when_the_local_list_is_stripped(serve):
-    host, _, endpoint = serve("s3")
+    host, _endpoints, endpoint = serve("s3")
     dhe_only = client_context(TLS12, "DHE-RSA-AES256-GCM-SHA384")
     channel = wrapped_handshake(endpoint, dhe_only)
     assert channel.tls.cipher()[0] == "DHE-RSA-AES256-GCM-SHA384"
@@ -146,7 +146,7 @@ def test_scenario3_dhe_goes_away_when_the_local_list_is_stripped(serve):
 
 
 def test_force_encryption_change_waits_for_the_service_restart(serve):
-    host, _, endpoint = serve("compliant")
+    host, _endpoints, endpoint = serve("compliant")
     netlib = f"{host.state.instance('MSSQLSERVER').registry_root}\\MSSQLServer\\SuperSocketNetLib"
     regmod.set_value(host.state.registry, netlib, "ForceEncryption", "REG_DWORD", 0)
     with endpoint.connect() as sock:

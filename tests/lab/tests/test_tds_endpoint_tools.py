@@ -145,7 +145,7 @@ def nmap_cipher_lists(port: int, workdir: Path) -> dict[str, list[str]]:
 
 
 def test_nmap_lists_the_effective_suites_in_server_order(tds_lab, tmp_path):
-    host, _ = tds_lab
+    host, _endpoints = tds_lab
     # A 2016-like order: the 2019 list plus DHE_RSA CBC at the end; RSA certificate.
     host.change(cipher_suites=(*WIN2019_SUITES, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA"), server_versions=ALL_TLS)
     legacy = [
@@ -182,7 +182,7 @@ def test_nmap_lists_the_effective_suites_in_server_order(tds_lab, tmp_path):
 
 
 def test_nmap_sees_tls12_only_without_dhe_after_remediation(tds_lab, tmp_path):
-    host, _ = tds_lab
+    host, _endpoints = tds_lab
     host.change(
         cipher_suites=tuple(s for s in WIN2019_SUITES if not s.startswith("TLS_DHE_")),
         server_versions=frozenset({0x0303}),

@@ -15,7 +15,8 @@ import pytest
 import xmltodict
 from winlab.runtime import CommandOutcome, Knobs
 from winlab.testing import EchoRuntime
-from winlab.wsman import (
+from winlab.wsman import WsmanEndpoint
+from winlab.wsman_codec import (
     ACTION_COMMAND,
     ACTION_CREATE,
     ACTION_DELETE,
@@ -25,7 +26,6 @@ from winlab.wsman import (
     NS_FAULT,
     NS_SOAP,
     BadRequest,
-    WsmanEndpoint,
     parse_request,
 )
 from winrm.protocol import Protocol
@@ -125,14 +125,14 @@ def test_parse_request_reads_action_message_id_shell_and_timeout() -> None:
     ],
 )
 def test_parse_request_refuses_doctype_and_entities(declaration: bytes) -> None:
-    data, _ = envelope(ACTION_CREATE)
-    head, _, rest = data.partition(b"?>")
+    data, _message_id = envelope(ACTION_CREATE)
+    head, _sep, rest = data.partition(b"?>")
     with pytest.raises(BadRequest, match="DOCTYPE and ENTITY"):
         parse_request(head + b"?>" + declaration + rest)
 
 
 def test_parse_request_names_the_missing_field() -> None:
-    data, _ = envelope(ACTION_CREATE)
+    data, _message_id = envelope(ACTION_CREATE)
     without_action = data.replace(b"a:Action", b"a:NotAction")
     with pytest.raises(BadRequest, match="Header/Action"):
         parse_request(without_action)
@@ -212,7 +212,7 @@ def test_bad_request_is_a_400_fault_naming_the_field() -> None:
 def test_counters_count_shells_commands_and_agent_batches() -> None:
     endpoint = WsmanEndpoint(RecordingRuntime("h"))
     shell = create(endpoint)
-    for _ in range(2):
+    for _attempt in range(2):
         cid = command(endpoint, shell, "x")
         receive(endpoint, shell, cid)
     stats = endpoint.stats(reset=True)
@@ -280,7 +280,7 @@ def test_runtime_calls_are_serialised_per_host() -> None:
 
     endpoint = WsmanEndpoint(Exclusive("h"))
     shell = create(endpoint)
-    ids = [command(endpoint, shell, "x") for _ in range(4)]
+    ids = [command(endpoint, shell, "x") for _index in range(4)]
     threads = [threading.Thread(target=receive, args=(endpoint, shell, cid)) for cid in ids]
     for thread in threads:
         thread.start()

@@ -186,9 +186,9 @@ def _algorithm_identifier(key: PrivateKey, hash_name: str) -> bytes:
 
 def resign(cert_der: bytes, key: PrivateKey, hash_name: str) -> bytes:
     """Re-sign a certificate with another hash: new AlgorithmIdentifier in the TBS and outside."""
-    _, outer, _ = der.read_tlv(cert_der)
+    _tag, outer, _end = der.read_tlv(cert_der)
     tbs_der = der.children(outer)[0]
-    _, tbs_content, _ = der.read_tlv(tbs_der)
+    _tag, tbs_content, _end = der.read_tlv(tbs_der)
     fields = der.children(tbs_content)
     # TBSCertificate: [0] version (explicit tag 0xA0), serialNumber, signature AlgorithmIdentifier, ...
     sig_index = 2 if fields[0][0] == 0xA0 else 1

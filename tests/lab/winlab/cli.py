@@ -5,229 +5,45 @@
     stats   counters of every host (``--reset`` returns them and starts again from zero)
     knobs   show or change latency / fault knobs
     reboot  reboot one host;  state  print one host's persisted state
-    serve   the supervisor itself (started by ``up``, not meant to be run by hand)
+    serve   the supervisor itself (started by ``up``, not meant to be run by hand; supervisor.py)
 
-The state directory holds lab.pid, lab.log, lab.lock (held by the supervisor
-for its whole life: the guard against two supervisors), password (0600) and
-lab.json (the manifest of hosts and addresses). Linux only: process checks
-read /proc.
+The state directory and the supervisor's process are described in process.py;
+the hosts' control routes are called with control.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import datetime
-import fcntl
-import functools
-import importlib
 import json
-import logging
 import os
 import secrets
-import signal
-import ssl
 import subprocess
 import sys
-import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from .inventory import Manifest, describe_host, read_manifest, write_inventory, write_manifest, write_private
-from .server import (
-    Credentials,
-    ExtraListeners,
-    FleetConfig,
-    HostAddress,
-    no_extra_listeners,
-    self_signed_certificate,
-    serve_fleet,
-    tls_context,
-    validate_subnet,
+from .control import answers, control_request
+from .errors import LabError
+from .inventory import Manifest, read_manifest, write_inventory, write_private
+from .process import (
+    StatePaths,
+    alive,
+    cmdline,
+    group_members,
+    lab_environment,
+    lab_processes,
+    lock_is_held,
+    log_tail,
+    proc_stat,
+    read_pid,
+    stop_groups,
+    supervisor_command,
+    take_lock,
 )
-from .tds.listener import tds_listeners
-
-LAB_ROOT = Path(__file__).resolve().parent.parent  # tests/lab: holds winlab/ and profiles/
-USERNAME = "Administrator"
-# Where the host model plugs in: module:function taking (profile paths, state
-# dir, now) and returning HostRuntime objects (see inventory.describe_host for
-# the attributes the inventory reads).
-DEFAULT_RUNTIME_FACTORY = "winlab.host:load_fleet"
-
-
-class LabError(Exception):
-    """A failure the operator can act on; printed without a traceback."""
-
-
-@dataclass(frozen=True)
-class StatePaths:
-    root: Path
-    pid: Path
-    log: Path
-    lock: Path
-    password: Path
-    manifest: Path
-    tls_cert: Path
-    tls_key: Path
-
-    @classmethod
-    def of(cls, state_dir: str | Path) -> StatePaths:
-        root = Path(state_dir).expanduser().resolve()
-        return cls(
-            root=root,
-            pid=root / "lab.pid",
-            log=root / "lab.log",
-            lock=root / "lab.lock",
-            password=root / "password",
-            manifest=root / "lab.json",
-            tls_cert=root / "winrm-cert.pem",
-            tls_key=root / "winrm-key.pem",
-        )
-
-
-# ------------------------------------------------------------- control client
-
-
-def control_request(host: HostAddress, method: str, route: str, body: Any = None, timeout: float = 30) -> Any:
-    """Call a host's /winlab/<route>; non-2xx answers raise LabError with the server's message."""
-    data = None if body is None else json.dumps(body).encode("utf-8")
-    request = urllib.request.Request(
-        f"{host.scheme}://{host.address}:{host.port}/winlab/{route}",
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/json"},
-    )
-    context = ssl._create_unverified_context() if host.scheme == "https" else None  # lab certificate
-    opener = urllib.request.build_opener(
-        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
-    )
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        detail = exc.read().decode("utf-8", "replace")
-        raise LabError(f"{host.name}: {method} /winlab/{route} answered {exc.code}: {detail}") from None
-
-
-# --------------------------------------------------------------- processes
-
-
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state letter, process group) of a live process; None when gone or a zombie.
-
-    A zombie has finished; it lingers only until its parent (init, for a
-    supervisor whose `up` has exited) reaps it.
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return None if fields[0] in "ZX" else (fields[0], int(fields[2]))
-
-
-def _alive(pid: int) -> bool:
-    return _proc_stat(pid) is not None
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode("utf-8", "replace").split("\0")
-    except OSError:
-        return []
-
-
-def lab_environment() -> dict[str, str]:
-    """This environment with winlab importable from any working directory."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(LAB_ROOT), env.get("PYTHONPATH", "")) if p)
-    return env
-
-
-def supervisor_command(state_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "winlab", "serve", "--state-dir", str(state_dir)]
-
-
-def lab_processes(state_dir: Path) -> list[int]:
-    """Live supervisors of this state directory, found by command line."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            argv = _cmdline(int(entry.name))
-            if "winlab" in argv and "serve" in argv and str(state_dir) in argv and _alive(int(entry.name)):
-                found.append(int(entry.name))
-    return found
-
-
-def _group_members(pgid: int) -> list[int]:
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            stat = _proc_stat(int(entry.name))
-            if stat is not None and stat[1] == pgid:
-                members.append(int(entry.name))
-    return members
-
-
-def _read_pid(paths: StatePaths) -> int | None:
-    try:
-        return int(paths.pid.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-@contextlib.contextmanager
-def _take_lock(paths: StatePaths, message_if_held: str, lock_fd: int | None = None) -> Iterator[IO[str]]:
-    """Hold the lab lock (an flock on lab.lock) for the block; LabError if someone else holds it."""
-    paths.root.mkdir(parents=True, exist_ok=True)
-    with os.fdopen(lock_fd, "a") if lock_fd is not None else open(paths.lock, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise LabError(message_if_held) from None
-        yield handle
-
-
-def _lock_is_held(paths: StatePaths) -> bool:
-    if not paths.lock.exists():
-        return False
-    try:
-        with _take_lock(paths, "held"):
-            return False
-    except LabError:
-        return True
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return condition()
-
-
-def stop_groups(pgids: set[int], timeout: float) -> None:
-    """SIGTERM every group, then SIGKILL what is still there after ``timeout`` seconds."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        for pgid in pgids:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, sig)
-        if _wait_until(lambda: not any(_group_members(g) for g in pgids), wait):
-            return
-
-
-def _log_tail(paths: StatePaths, lines: int = 30) -> str:
-    try:
-        return "\n".join(paths.log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
+from .server import HostAddress, validate_subnet
+from .supervisor import DEFAULT_RUNTIME_FACTORY, cmd_serve
 
 # ----------------------------------------------------------------- commands
 
@@ -254,9 +70,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     profiles = resolve_profiles(args.profiles)
     # `up` takes the lab lock itself and hands the locked descriptor to the
     # supervisor, so two concurrent `up`s cannot both get as far as spawning.
-    with _take_lock(
+    with take_lock(
         paths,
-        f"a lab is already running in {paths.root} (pid {_read_pid(paths)}); "
+        f"a lab is already running in {paths.root} (pid {read_pid(paths)}); "
         "run `python -m winlab down --state-dir ...` first",
     ) as lock:
         return _start_supervisor(args, paths, subnet, profiles, lock.fileno())
@@ -321,34 +137,27 @@ def _wait_ready(paths: StatePaths, child: subprocess.Popen[bytes], timeout: floa
         if child.poll() is not None:
             raise LabError(
                 f"the lab supervisor exited with code {child.returncode} while starting; "
-                f"{paths.log} ends with:\n{_log_tail(paths)}"
+                f"{paths.log} ends with:\n{log_tail(paths)}"
             )
         if paths.manifest.exists():
             manifest = read_manifest(paths.root)
-            if manifest.pid == child.pid and all(_answers(h.address) for h in manifest.hosts):
+            if manifest.pid == child.pid and all(answers(h.address) for h in manifest.hosts):
                 return manifest
         time.sleep(0.1)
-    raise LabError(f"the lab did not answer within {timeout:g} s; {paths.log} ends with:\n{_log_tail(paths)}")
-
-
-def _answers(host: HostAddress) -> bool:
-    try:
-        return control_request(host, "GET", "host", timeout=2).get("name") == host.name
-    except (OSError, LabError):
-        return False
+    raise LabError(f"the lab did not answer within {timeout:g} s; {paths.log} ends with:\n{log_tail(paths)}")
 
 
 def cmd_down(args: argparse.Namespace) -> int:
     paths = StatePaths.of(args.state_dir)
     pids = set(lab_processes(paths.root))
-    recorded = _read_pid(paths)
-    if recorded is not None and _alive(recorded) and "winlab" in _cmdline(recorded):
+    recorded = read_pid(paths)
+    if recorded is not None and alive(recorded) and "winlab" in cmdline(recorded):
         pids.add(recorded)
     # A supervisor started by `up` leads its own group; one run by hand in the
     # caller's group is not worth killing the caller for.
-    groups = {stat[1] for stat in map(_proc_stat, pids) if stat is not None} - {os.getpgrp()}
+    groups = {stat[1] for stat in map(proc_stat, pids) if stat is not None} - {os.getpgrp()}
     stop_groups(groups, timeout=args.timeout)
-    left = lab_processes(paths.root) + [p for g in groups for p in _group_members(g)]
+    left = lab_processes(paths.root) + [p for g in groups for p in group_members(g)]
     if left:
         raise LabError(f"winlab processes still running: {sorted(set(left))}")
     for path in (paths.pid, paths.manifest):
@@ -358,7 +167,7 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def _running_manifest(paths: StatePaths) -> Manifest:
-    if not _lock_is_held(paths):
+    if not lock_is_held(paths):
         raise LabError(f"no lab is running in {paths.root}; start one with `python -m winlab up`")
     return read_manifest(paths.root)
 
@@ -406,72 +215,6 @@ def cmd_state(args: argparse.Namespace) -> int:
     manifest = _running_manifest(StatePaths.of(args.state_dir))
     _print_json(control_request(_selected_hosts(manifest, [args.host])[0], "GET", "state"))
     return 0
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    """The supervisor: hold the lock, serve every host until SIGTERM, then clean up."""
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s",
-    )
-    paths = StatePaths.of(args.state_dir)
-    # Held for the supervisor's whole life; under `up` it is the descriptor `up` locked.
-    with _take_lock(paths, f"another supervisor holds {paths.lock}; not starting a second one", args.lock_fd):
-        return _serve_locked(args, paths, logging.getLogger("winlab.supervisor"))
-
-
-def _serve_locked(args: argparse.Namespace, paths: StatePaths, log: logging.Logger) -> int:
-    write_private(paths.pid, f"{os.getpid()}\n")
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda *_: stop.set())
-    factory = load_runtime_factory(args.runtime_factory)
-    loaded = factory([Path(p) for p in args.profiles], paths.root, datetime.datetime.now(datetime.UTC))
-    # host.load_fleet returns {name: runtime}; a plain sequence is accepted too.
-    runtimes = list(loaded.values()) if isinstance(loaded, Mapping) else list(loaded)
-    if not runtimes:
-        raise LabError(f"--runtime-factory {args.runtime_factory}: returned no hosts for {args.profiles}")
-    subnet = validate_subnet(args.subnet)
-    tls = None
-    if args.https:
-        cert, key = self_signed_certificate([f"{subnet}.{i + 1}" for i in range(len(runtimes))])
-        write_private(paths.tls_cert, cert)
-        write_private(paths.tls_key, key)
-        tls = tls_context(paths.tls_cert, paths.tls_key)
-    credentials = Credentials(USERNAME, paths.password.read_text().strip())
-    extra: ExtraListeners = no_extra_listeners
-    if args.tds:
-        extra = functools.partial(tds_listeners, material_dir=paths.root / "tds")
-    config = FleetConfig(
-        subnet=subnet, port=args.port, credentials=credentials, latency_ms=args.latency_ms, tls=tls
-    )
-    try:
-        fleet = serve_fleet(runtimes, config, extra)
-    except OSError as exc:  # a taken address or port: the message names host, address and port
-        raise LabError(str(exc)) from None
-    try:
-        hosts = tuple(describe_host(h.runtime, h.address) for h in fleet.hosts)
-        write_manifest(paths.root, Manifest(pid=os.getpid(), username=USERNAME, hosts=hosts))
-        log.info("serving %d hosts on %s.1-%d port %d", len(hosts), subnet, len(hosts), args.port)
-        stop.wait()
-        log.info("stopping")
-    finally:
-        fleet.stop()
-        paths.manifest.unlink(missing_ok=True)
-        if _read_pid(paths) == os.getpid():
-            paths.pid.unlink(missing_ok=True)
-    return 0
-
-
-def load_runtime_factory(spec: str) -> Callable[..., Any]:
-    module_name, _, function_name = spec.partition(":")
-    if not module_name or not function_name:
-        raise LabError(f"--runtime-factory {spec!r}: expected module:function")
-    try:
-        return getattr(importlib.import_module(module_name), function_name)
-    except (ImportError, AttributeError) as exc:
-        raise LabError(f"--runtime-factory {spec!r}: cannot load it ({exc})") from None
 
 
 def _checked(validate: Callable[[str], str], value: str, option: str) -> str:

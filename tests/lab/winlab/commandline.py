@@ -38,7 +38,7 @@ def _encoded_argument(line: str) -> str | None:
 def decode_script(command_line: str) -> str:
     """The PowerShell script text the command would run; raises NotPowerShell otherwise."""
     line = command_line
-    for _ in range(_MAX_NESTING):
+    for _level in range(_MAX_NESTING):
         encoded = _encoded_argument(line)
         if encoded is None:
             raise NotPowerShell("expected 'PowerShell ... -EncodedCommand <base64>'")

@@ -48,7 +48,7 @@ def children(content: bytes) -> list[bytes]:
     items = []
     pos = 0
     while pos < len(content):
-        _, _, end = read_tlv(content, pos)
+        _tag, _content, end = read_tlv(content, pos)
         items.append(content[pos:end])
         pos = end
     return items
@@ -95,7 +95,7 @@ def decode_oid_sequence(data: bytes) -> list[str]:
         raise DerError("expected one SEQUENCE OF OBJECT IDENTIFIER")
     oids = []
     for item in children(content):
-        itag, icontent, _ = read_tlv(item)
+        itag, icontent, _end = read_tlv(item)
         if itag != OID:
             raise DerError("expected only OBJECT IDENTIFIERs in the SEQUENCE")
         oids.append(decode_oid(icontent))

@@ -190,7 +190,7 @@ def run_batch(
             save()
         except OpError as exc:
             response["journal_error"] = exc.message
-            response["results"] = [_error("skipped", "journal record could not be written") for _ in ops]
+            response["results"] = [_error("skipped", "journal record could not be written") for _op in ops]
             return CommandOutcome(rc=0, stdout=_dump(response), ops=names)
     stopped_at: int | None = None
     for index, op in enumerate(ops):

@@ -360,7 +360,7 @@ def parse_profile(doc: Any, where: str, digest: str = "") -> Profile:
     name = r.str("name", required=True)
     computer_name = r.str("computer_name", name.upper())
     fqdn = r.str("fqdn", f"{name}.lab.example.com")
-    host, _, domain = fqdn.partition(".")
+    host, _sep, domain = fqdn.partition(".")
     if host.lower() != computer_name.lower():
         raise ProfileError(f"{where}.fqdn: expected it to start with the computer name {computer_name!r}")
     expect = r.list("expect_scenarios", required=True)

@@ -63,7 +63,7 @@ def split_path(path: str) -> tuple[str, list[str]]:
     """'HKLM\\A\\B' -> ('HKLM', ['A', 'B']); empty segments are an error."""
     if not isinstance(path, str) or not path:
         raise RegistryError("registry path: expected 'HKLM\\...', 'HKCR\\...' or 'HKU\\...'")
-    head, _, rest = path.partition("\\")
+    head, _sep, rest = path.partition("\\")
     hive = _HIVE_ALIASES.get(head.upper().rstrip(":"))
     if hive is None:
         raise RegistryError(f"registry path {path!r}: expected it to start with HKLM, HKCR or HKU")

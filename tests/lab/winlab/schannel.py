@@ -290,7 +290,7 @@ def suite_info(name: str) -> SuiteInfo:
         return SuiteInfo(name, "", "", "CHACHA20_POLY1305" if "CHACHA" in base else "AES", "", (772,))
     if base.startswith("SSL_CK_"):
         return SuiteInfo(name, "RSA", "RSA", "RC4" if "RC4" in base else "3DES", "MD5", (2,))
-    kx, _, rest = base.partition("_WITH_")
+    kx, _sep, rest = base.partition("_WITH_")
     exchange, certificate = {
         "TLS_ECDHE_RSA": ("ECDH", "RSA"),
         "TLS_ECDHE_ECDSA": ("ECDH", "ECDSA"),

@@ -34,7 +34,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from .runtime import HostRuntime, Knobs
-from .wsman import MAX_REQUEST_BYTES, WsmanEndpoint
+from .wsman import WsmanEndpoint
+from .wsman_codec import MAX_REQUEST_BYTES
 
 log = logging.getLogger("winlab.server")
 
@@ -49,13 +50,14 @@ class Credentials:
 
     def accepts(self, authorization: str | None) -> bool:
         """True when an ``Authorization: Basic ...`` header carries these credentials."""
-        scheme, _, token = (authorization or "").partition(" ")
+        scheme, _sep, token = (authorization or "").partition(" ")
         if scheme.lower() != "basic":
             return False
         try:
-            user, _, password = base64.b64decode(token.strip(), validate=True).decode("utf-8").partition(":")
+            decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return False
+        user, _sep, password = decoded.partition(":")
         # Windows user names compare case-insensitively, passwords exactly.
         same_user = hmac.compare_digest(user.lower().encode(), self.username.lower().encode())
         return hmac.compare_digest(password.encode(), self.password.encode()) and same_user

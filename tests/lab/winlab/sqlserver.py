@@ -199,7 +199,9 @@ def _startup_parameters(state: HostState, inst: SqlInstance) -> list[str]:
 
 
 def _banner(state: HostState, inst: SqlInstance, when: dt.datetime) -> list[str]:
-    at = lambda text, src="Server": errorlog_line(when, src, text)  # noqa: E731
+    def at(text: str, src: str = "Server") -> str:
+        return errorlog_line(when, src, text)
+
     return [
         at(f"Microsoft SQL Server {release_year(inst.major)} - {inst.version} (X64)"),
         at("UTC adjustment: 0:00"),
@@ -212,7 +214,9 @@ def _banner(state: HostState, inst: SqlInstance, when: dt.datetime) -> list[str]
 
 
 def _failure_lines(when: dt.datetime, thumb: str, reason_code: str) -> list[str]:
-    at = lambda text: errorlog_line(when, "Server", text)  # noqa: E731
+    def at(text: str) -> str:
+        return errorlog_line(when, "Server", text)
+
     return [
         at("Error: 26014, Severity: 16, State: 1."),
         at(
@@ -247,7 +251,10 @@ def start_instance(state: HostState, inst: SqlInstance, clock: LabClock) -> SqlR
     now = clock.now()
     cycle_errorlog(state, inst.errorlog)
     lines = _banner(state, inst, now)
-    at = lambda text: errorlog_line(now, "Server", text)  # noqa: E731
+
+    def at(text: str) -> str:
+        return errorlog_line(now, "Server", text)
+
     runtime = SqlRuntime(
         force_encryption=_netlib_value(state, inst, "ForceEncryption") not in (None, 0),
         force_strict=_netlib_value(state, inst, "ForceStrict") not in (None, 0),

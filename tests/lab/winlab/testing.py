@@ -28,8 +28,9 @@ from typing import Any
 
 import yaml
 
-from .cli import LAB_ROOT, control_request, lab_environment
+from .control import control_request
 from .inventory import read_manifest
+from .process import LAB_ROOT, lab_environment
 from .runtime import CommandOutcome, Knobs
 from .server import HostAddress
 

@@ -31,7 +31,8 @@ LOCAL = [
 ]
 
 
-def suites(local=None, policy=None, cmdlet=UNSUPPORTED, schannel_node=None, version=WS2016):
+def suites(local=None, policy=None, cmdlet=None, schannel_node=None, version=WS2016):
+    cmdlet = UNSUPPORTED if cmdlet is None else cmdlet
     return cipher_suite_facts(
         key({"Functions": multi_sz(local)}) if local is not None else key(),
         key({"Functions": policy}) if policy is not None else MISSING,

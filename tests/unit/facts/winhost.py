@@ -337,10 +337,10 @@ def _services(h: Host, names: list[str]) -> list[dict[str, Any]]:
 def _odbcinst(h: Host, bitness: int) -> dict[str, Any]:
     drivers = [d for d in h.odbc if d[3] == bitness]
     subkeys = {
-        "ODBC Drivers": key({name: sz("Installed") for name, *_ in drivers}),
+        "ODBC Drivers": key({name: sz("Installed") for name, *_details in drivers}),
         "Microsoft Access Driver (*.mdb)": key({"Driver": sz(r"C:\Windows\system32\odbcjt32.dll")}),
     }
-    for name, dll, _version, _ in drivers:
+    for name, dll, _version, _bits in drivers:
         subkeys[name] = key({"Driver": sz(rf"C:\Windows\system32\{dll}"), "APILevel": sz("2")})
     return key({}, subkeys)
 
