@@ -15,38 +15,12 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-
+from ..certificate import CertificateParseError, describe_certificate, iso_utc
 from .der import DerError, decode_oid_sequence
 
 SERVER_AUTH = "1.3.6.1.5.5.7.3.1"
 ALL_PURPOSES = "all"
 WEAK_HASHES = frozenset({"md2", "md4", "md5", "sha224", "sha512"})
-RSASSA_PSS = "1.2.840.113549.1.1.10"
-
-# signature algorithm OID -> hash (RFC 8017, RFC 5758, RFC 3279, RFC 5754)
-SIGNATURE_HASH_BY_OID = {
-    "1.2.840.113549.1.1.2": "md2",
-    "1.2.840.113549.1.1.3": "md4",
-    "1.2.840.113549.1.1.4": "md5",
-    "1.2.840.113549.1.1.5": "sha1",
-    "1.3.14.3.2.29": "sha1",
-    "1.2.840.113549.1.1.14": "sha224",
-    "1.2.840.113549.1.1.11": "sha256",
-    "1.2.840.113549.1.1.12": "sha384",
-    "1.2.840.113549.1.1.13": "sha512",
-    "1.2.840.10045.4.1": "sha1",
-    "1.2.840.10045.4.3.1": "sha224",
-    "1.2.840.10045.4.3.2": "sha256",
-    "1.2.840.10045.4.3.3": "sha384",
-    "1.2.840.10045.4.3.4": "sha512",
-    "1.2.840.10040.4.3": "sha1",
-    "2.16.840.1.101.3.4.3.1": "sha224",
-    "2.16.840.1.101.3.4.3.2": "sha256",
-    "1.3.101.112": "ed25519",
-    "1.3.101.113": "ed448",
-}
 
 
 def hash_class(signature_hash: str | None) -> str:
@@ -56,44 +30,6 @@ def hash_class(signature_hash: str | None) -> str:
     if signature_hash in WEAK_HASHES:
         return "weak"
     return "sha1" if signature_hash == "sha1" else "ok"
-
-
-def _signature_hash(cert: x509.Certificate) -> str | None:
-    oid = cert.signature_algorithm_oid.dotted_string
-    if oid != RSASSA_PSS:
-        return SIGNATURE_HASH_BY_OID.get(oid)
-    try:
-        algorithm = cert.signature_hash_algorithm
-    except Exception:  # unsupported PSS parameters
-        return None
-    return algorithm.name.replace("-", "") if algorithm is not None else None
-
-
-def _key(cert: x509.Certificate) -> tuple[str, int | None, str | None]:
-    key = cert.public_key()
-    if isinstance(key, rsa.RSAPublicKey):
-        return "RSA", key.key_size, None
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return "EC", key.curve.key_size, key.curve.name
-    if isinstance(key, dsa.DSAPublicKey):
-        return "DSA", key.key_size, None
-    if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-        return "EdDSA", None, None
-    return "unknown", None, None
-
-
-def _extension(cert: x509.Certificate, kind: type) -> Any:
-    try:
-        return cert.extensions.get_extension_for_class(kind).value
-    except x509.ExtensionNotFound:
-        return None
-
-
-def _validity(cert: x509.Certificate) -> tuple[dt.datetime, dt.datetime]:
-    # *_utc arrived in cryptography 42; requirements.txt still allows 41.
-    if hasattr(cert, "not_valid_after_utc"):
-        return cert.not_valid_before_utc, cert.not_valid_after_utc
-    return cert.not_valid_before.replace(tzinfo=dt.UTC), cert.not_valid_after.replace(tzinfo=dt.UTC)
 
 
 def effective_purposes(extension: list[str] | None, prop: list[str] | None) -> str | list[str]:
@@ -109,17 +45,6 @@ def effective_purposes(extension: list[str] | None, prop: list[str] | None) -> s
 
 def has_server_auth(purposes: str | list[str]) -> bool:
     return purposes == ALL_PURPOSES or SERVER_AUTH in purposes
-
-
-def _names(cert: x509.Certificate) -> tuple[str | None, list[str]]:
-    common = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    cn = str(common[0].value) if common else None
-    san = _extension(cert, x509.SubjectAlternativeName)
-    names: list[str] = []
-    if san is not None:
-        names += [str(n) for n in san.get_values_for_type(x509.DNSName)]
-        names += [str(n) for n in san.get_values_for_type(x509.IPAddress)]
-    return cn, names
 
 
 def _matches(pattern: str, host: str) -> bool:
@@ -160,43 +85,38 @@ def certificate_facts(
         "key_spec": entry.get("key_spec"),
     }
     try:
-        cert = x509.load_der_x509_certificate(base64.b64decode(entry.get("der") or "", validate=True))
-    except (ValueError, binascii.Error) as exc:
+        cert = describe_certificate(base64.b64decode(entry.get("der") or "", validate=True))
+    except (CertificateParseError, binascii.Error) as exc:
         return {**base, "parse_error": f"certificate {thumbprint or '?'}: DER does not parse: {exc}"}
 
-    signature_hash = _signature_hash(cert)
-    key_type, key_size, curve = _key(cert)
-    eku = _extension(cert, x509.ExtendedKeyUsage)
-    eku_extension = [oid.dotted_string for oid in eku] if eku is not None else None
     eku_property, property_error = _property9(entry)
-    purposes = effective_purposes(eku_extension, eku_property)
-    not_before, not_after = _validity(cert)
-    valid_now = not_before <= now <= not_after
-    cn, sans = _names(cert)
+    purposes = effective_purposes(cert.eku, eku_property)
+    valid_now = cert.not_before <= now <= cert.not_after
+    sans = [*cert.dns_names, *cert.ip_addresses]
     hosts = [h for h in host_names if h]
-    candidates = [n for n in [cn, *sans] if n and not _is_ip(n)]
+    candidates = [n for n in [cert.common_name, *cert.dns_names] if n and not _is_ip(n)]
     server_auth = has_server_auth(purposes)
     return {
         **base,
         "parse_error": None,
         "eku_property_error": property_error,
-        "subject": cert.subject.rfc4514_string(),
-        "issuer": cert.issuer.rfc4514_string(),
-        "common_name": cn,
-        "self_signed": cert.subject == cert.issuer,
+        "subject": cert.subject,
+        "issuer": cert.issuer,
+        "common_name": cert.common_name,
+        "self_signed": cert.self_issued,
         "sans": sans,
-        "not_before": not_before.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "not_after": not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "days_left": (not_after - now).days,
-        "expired": now > not_after,
+        "not_before": iso_utc(cert.not_before),
+        "not_after": iso_utc(cert.not_after),
+        "days_left": (cert.not_after - now).days,
+        "expired": now > cert.not_after,
         "valid_now": valid_now,
-        "signature_algorithm_oid": cert.signature_algorithm_oid.dotted_string,
-        "signature_hash": signature_hash,
-        "signature_hash_class": hash_class(signature_hash),
-        "key_type": key_type,
-        "key_size": key_size,
-        "key_curve": curve,
-        "eku_extension": eku_extension,
+        "signature_algorithm_oid": cert.signature_algorithm,
+        "signature_hash": cert.signature_hash,
+        "signature_hash_class": hash_class(cert.signature_hash),
+        "key_type": cert.key_type,
+        "key_size": cert.key_size,
+        "key_curve": cert.curve,
+        "eku_extension": cert.eku,
         "eku_property": eku_property,
         "effective_purposes": purposes,
         "server_auth": server_auth,

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .certinfo import describe_certificate
+from ..certificate import CertificateParseError, describe_certificate
 from .clienthello import check_server_name
 from .enumerate import ProtocolResult, enumerate_protocol
 from .errors import ConnectionEnded, ProbeError, ProbeInputError
@@ -257,14 +257,14 @@ def _set_certificate(result: dict[str, Any], chain: Sequence[bytes], source: str
         return
     try:
         leaf = describe_certificate(chain[0]).to_dict()
-    except ProbeError as error:
+    except CertificateParseError as error:
         _error(result, "certificate", str(error))
         return
     intermediates = []
     for der in chain[1:]:
         try:
             info = describe_certificate(der)
-        except ProbeError as error:
+        except CertificateParseError as error:
             _error(result, "certificate chain", str(error))
             continue
         intermediates.append(

@@ -8,8 +8,10 @@ import ipaddress
 from pathlib import Path
 
 import pytest
-from ansible_collections.mssql.tls.plugins.plugin_utils.tds.certinfo import describe_certificate
-from ansible_collections.mssql.tls.plugins.plugin_utils.tds.errors import ProbeInputError
+from ansible_collections.mssql.tls.plugins.plugin_utils.certificate import (
+    CertificateParseError,
+    describe_certificate,
+)
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -119,5 +121,5 @@ def test_ed25519_certificate_has_no_separate_signature_hash():
 
 @pytest.mark.parametrize("garbage", [b"", b"\x30\x03\x02\x01\x01", b"not a certificate at all"])
 def test_bytes_that_are_not_a_certificate_raise_a_named_error(garbage):
-    with pytest.raises(ProbeInputError, match="certificate"):
+    with pytest.raises(CertificateParseError, match="certificate"):
         describe_certificate(garbage)

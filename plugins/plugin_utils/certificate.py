@@ -1,20 +1,19 @@
-"""Describe a server certificate from its DER bytes with ``cryptography``.
+"""Describe an X.509 certificate from its DER bytes (with ``cryptography``).
 
-The fields are those the scenario rules need (sqlserver-tls.md sections 4-6):
-signature hash (MD5/SHA1/SHA224/SHA512 are scenario 4 material; the hash of
-an RSASSA-PSS signature comes from its parameters), key type and size,
-validity, SANs and the EKU *extension*. Whether a hash is "weak" is decided by
-the assess layer, not here.
+One reading serves both the facts (certificates in LocalMachine\\My, shipped as DER by
+the agent) and the prober (the certificate a server presents). The fields are those
+the scenario rules need (reference/sqlserver-tls.md sections 4-6): the signature hash
+(MD5, SHA224 and SHA512 are scenario 4 material; RSASSA-PSS carries its hash in its
+parameters), key type and size, validity, names and the EKU *extension*. Whether a
+hash is weak, and what property 9 does to the EKU, is decided by the callers.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from functools import cache
-
-from .errors import ProbeError, ProbeInputError
 
 try:
     from cryptography import x509
@@ -26,6 +25,34 @@ except ImportError as error:  # requirements.txt has it; ansible-test's import c
 else:
     CRYPTOGRAPHY_IMPORT_ERROR = None
 
+RSASSA_PSS = "1.2.840.113549.1.1.10"
+
+# Signature algorithm OID -> hash (RFC 8017, RFC 5758, RFC 3279, RFC 5754). PSS is
+# absent on purpose: its hash is in the parameters. EdDSA signs without a separate hash.
+SIGNATURE_HASH_BY_OID = {
+    "1.2.840.113549.1.1.2": "md2",
+    "1.2.840.113549.1.1.3": "md4",
+    "1.2.840.113549.1.1.4": "md5",
+    "1.2.840.113549.1.1.5": "sha1",
+    "1.3.14.3.2.29": "sha1",
+    "1.2.840.113549.1.1.14": "sha224",
+    "1.2.840.113549.1.1.11": "sha256",
+    "1.2.840.113549.1.1.12": "sha384",
+    "1.2.840.113549.1.1.13": "sha512",
+    "1.2.840.10045.4.1": "sha1",
+    "1.2.840.10045.4.3.1": "sha224",
+    "1.2.840.10045.4.3.2": "sha256",
+    "1.2.840.10045.4.3.3": "sha384",
+    "1.2.840.10045.4.3.4": "sha512",
+    "1.2.840.10040.4.3": "sha1",
+    "2.16.840.1.101.3.4.3.1": "sha224",
+    "2.16.840.1.101.3.4.3.2": "sha256",
+}
+
+
+class CertificateParseError(ValueError):
+    """The bytes are not a DER X.509 certificate (or cryptography is missing)."""
+
 
 @dataclass(frozen=True)
 class CertificateInfo:
@@ -34,15 +61,15 @@ class CertificateInfo:
     common_name: str | None
     dns_names: list[str]
     ip_addresses: list[str]
-    not_before: str  # ISO 8601, UTC
-    not_after: str
+    not_before: dt.datetime  # aware, UTC
+    not_after: dt.datetime
     serial_number: str  # hex
     thumbprint_sha1: str  # upper-case hex, as Windows shows thumbprints
     fingerprint_sha256: str
     signature_algorithm: str  # dotted OID
     signature_algorithm_name: str
-    signature_hash: str | None  # "md5", "sha1", "sha224", "sha256", "sha384", "sha512"; None for EdDSA
-    key_type: str  # "RSA", "EC", "DSA", "Ed25519", "Ed448", or "unknown"
+    signature_hash: str | None  # "md5" ... "sha512"; "unknown" when unreadable; None for EdDSA
+    key_type: str  # "RSA", "EC", "DSA", "Ed25519", "Ed448" or "unknown"
     key_size: int | None
     curve: str | None
     eku: list[str] | None  # dotted OIDs of the EKU extension; None when the extension is absent
@@ -50,18 +77,27 @@ class CertificateInfo:
     extensions_error: str | None  # the extensions could not be parsed: SANs and EKU unknown
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        data = asdict(self)
+        data["not_before"] = iso_utc(self.not_before)
+        data["not_after"] = iso_utc(self.not_after)
+        return data
+
+
+def iso_utc(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def describe_certificate(der: bytes) -> CertificateInfo:
-    """Parse one DER certificate; bytes that are not one raise ProbeInputError naming ``certificate``."""
+    """Parse one DER certificate; anything else raises CertificateParseError."""
     if CRYPTOGRAPHY_IMPORT_ERROR is not None:
-        raise ProbeError(f"parsing certificates needs the cryptography package: {CRYPTOGRAPHY_IMPORT_ERROR}")
+        raise CertificateParseError(
+            f"parsing certificates needs the cryptography package: {CRYPTOGRAPHY_IMPORT_ERROR}"
+        )
     try:
         return _describe(x509.load_der_x509_certificate(der), der)
     except (ValueError, TypeError) as error:  # cryptography parses lazily: fields can fail late
-        raise ProbeInputError(
-            "certificate", "a DER-encoded X.509 certificate", f"{len(der)} bytes: {error}"
+        raise CertificateParseError(
+            f"certificate: expected a DER-encoded X.509 certificate, got {len(der)} bytes: {error}"
         ) from None
 
 
@@ -72,15 +108,16 @@ def _describe(cert: x509.Certificate, der: bytes) -> CertificateInfo:
         extensions_error = None
     except ValueError as error:  # e.g. an empty EKU SEQUENCE: keep describing the rest
         extensions, extensions_error = None, str(error)
+    not_before, not_after = _validity(cert)
     sig_oid = cert.signature_algorithm_oid
     return CertificateInfo(
         subject=cert.subject.rfc4514_string(),
         issuer=cert.issuer.rfc4514_string(),
         common_name=_common_name(cert),
-        dns_names=_san(extensions, x509.DNSName),
+        dns_names=[str(n) for n in _san(extensions, x509.DNSName)],
         ip_addresses=[str(ip) for ip in _san(extensions, x509.IPAddress)],
-        not_before=_iso(cert.not_valid_before_utc),
-        not_after=_iso(cert.not_valid_after_utc),
+        not_before=not_before,
+        not_after=not_after,
         serial_number=format(cert.serial_number, "x"),
         thumbprint_sha1=hashlib.sha1(der).hexdigest().upper(),
         fingerprint_sha256=hashlib.sha256(der).hexdigest().upper(),
@@ -105,8 +142,12 @@ def _signature_names() -> dict[x509.ObjectIdentifier, str]:
     }
 
 
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+def _validity(cert: x509.Certificate) -> tuple[dt.datetime, dt.datetime]:
+    # *_utc arrived in cryptography 42; requirements.txt still allows 41.
+    if hasattr(cert, "not_valid_after_utc"):
+        return cert.not_valid_before_utc, cert.not_valid_after_utc
+    utc = dt.timezone.utc  # noqa: UP017 - ansible-core 2.16 controllers may run Python 3.10
+    return cert.not_valid_before.replace(tzinfo=utc), cert.not_valid_after.replace(tzinfo=utc)
 
 
 def _common_name(cert: x509.Certificate) -> str | None:
@@ -114,33 +155,34 @@ def _common_name(cert: x509.Certificate) -> str | None:
     return str(names[0].value) if names else None
 
 
-def _san(extensions: x509.Extensions | None, kind: type) -> list:
+def _extension(extensions: x509.Extensions | None, kind: type) -> x509.ExtensionType | None:
     if extensions is None:
-        return []
+        return None
     try:
-        extension = extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        return extensions.get_extension_for_class(kind).value
     except x509.ExtensionNotFound:
-        return []
-    return list(extension.value.get_values_for_type(kind))
+        return None
+
+
+def _san(extensions: x509.Extensions | None, kind: type) -> list:
+    san = _extension(extensions, x509.SubjectAlternativeName)
+    return list(san.get_values_for_type(kind)) if san is not None else []
 
 
 def _eku(extensions: x509.Extensions | None) -> list[str] | None:
-    if extensions is None:
-        return None
-    try:
-        extension = extensions.get_extension_for_class(x509.ExtendedKeyUsage)
-    except x509.ExtensionNotFound:
-        return None
-    return [oid.dotted_string for oid in extension.value]
+    eku = _extension(extensions, x509.ExtendedKeyUsage)
+    return [oid.dotted_string for oid in eku] if eku is not None else None
 
 
 def _signature_hash(cert: x509.Certificate) -> str | None:
-    # For RSASSA-PSS cryptography reads the hash from the signature parameters.
+    oid = cert.signature_algorithm_oid.dotted_string
+    if oid in SIGNATURE_HASH_BY_OID:
+        return SIGNATURE_HASH_BY_OID[oid]
     try:
-        algorithm = cert.signature_hash_algorithm
+        algorithm = cert.signature_hash_algorithm  # reads the hash from PSS parameters
     except UnsupportedAlgorithm:
         return "unknown"
-    return algorithm.name if algorithm is not None else None
+    return algorithm.name.replace("-", "") if algorithm is not None else None
 
 
 def _key(cert: x509.Certificate) -> tuple[str, int | None, str | None]:
