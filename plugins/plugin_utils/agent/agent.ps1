@@ -87,6 +87,7 @@ $OpTable = @{
         Writes = $false
         Fields = @{
             'names' = @{ Type = 'list[str]'; Required = $true }
+            'prefixes' = @{ Type = 'list[str]'; Required = $false }
         }
     }
     'svc.restart' = @{
@@ -1321,24 +1322,40 @@ function Invoke-OpCertPropClear($op) {
     return [ordered]@{ before = ConvertTo-Base64OrNull $before; removed = ($null -ne $before) }
 }
 
+function ConvertTo-ServiceEntry($service, $modes) {
+    return [ordered]@{
+        name         = $service.ServiceName
+        exists       = $true
+        display_name = $service.DisplayName
+        state        = [string]$service.Status
+        start_mode   = $modes[$service.ServiceName]
+        dependents   = Get-DependentNames $service
+    }
+}
+
 function Invoke-OpSvcQuery($op) {
     $services = Get-ServiceIndex
     $modes = Get-ServiceStartModes
     $entries = New-Object System.Collections.Generic.List[object]
+    $listed = @{}
     foreach ($name in $op.names) {
         $service = $services[$name]
         if ($null -eq $service) {
             $entries.Add([ordered]@{ name = $name; exists = $false; display_name = $null; state = $null; start_mode = $null; dependents = @() })
             continue
         }
-        $entries.Add([ordered]@{
-            name         = $service.ServiceName
-            exists       = $true
-            display_name = $service.DisplayName
-            state        = [string]$service.Status
-            start_mode   = $modes[$service.ServiceName]
-            dependents   = Get-DependentNames $service
-        })
+        $listed[$service.ServiceName] = $true
+        $entries.Add((ConvertTo-ServiceEntry $service $modes))
+    }
+    # Prefixes are compared as plain strings: '$' and wildcard characters are legal in service names.
+    foreach ($prefix in @($op.prefixes)) {
+        if ($null -eq $prefix) { continue }
+        foreach ($serviceName in @($services.Keys | Sort-Object)) {
+            if ($listed.ContainsKey($serviceName)) { continue }
+            if (-not $serviceName.StartsWith([string]$prefix, [StringComparison]::OrdinalIgnoreCase)) { continue }
+            $listed[$serviceName] = $true
+            $entries.Add((ConvertTo-ServiceEntry $services[$serviceName] $modes))
+        }
     }
     return ,$entries
 }

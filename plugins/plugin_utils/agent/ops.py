@@ -128,7 +128,12 @@ OPS: dict[str, OpSpec] = {
         _op(
             "svc.query", False,
             "State, start mode and dependents of services.",
-            names=Field("list[str]", required=True),
+            names=Field("list[str]", required=True, doc="exact service names (may be empty)"),
+            prefixes=Field(
+                "list[str]",
+                doc="also every service whose name starts with one of these (case-insensitive),"
+                " e.g. 'MSSQL$' for named instances, whose names the batch cannot know",
+            ),
         ),
         _op(
             "svc.restart", True,

@@ -31,12 +31,11 @@ ERRORLOG_SUFFIXES = ["", ".1"]
 STARTUP_MAX_LINES = 200
 EVIDENCE_MAX_LINES = 2000
 
-# Service names of named instances (MSSQL$<N>, SQLAgent$<N>) are not known before the
-# batch, and svc.query takes literal names only (agent.ps1 looks names up exactly, since
-# '$' and wildcards are legal in them). The default instance's services are queried here;
-# named instances report their service state as unknown until svc.query can take name
-# patterns (a proposed field; see docs/facts-schema.md "Service state").
+# The default instance's services have fixed names; named instances run as MSSQL$<N> and
+# SQLAgent$<N> (sqlserver-tls.md 10), names the batch cannot know before the registry
+# read in the same batch: svc.query matches them by prefix.
 SQL_SERVICE_NAMES = ["MSSQLSERVER", "SQLSERVERAGENT"]
+SQL_SERVICE_PREFIXES = ["MSSQL$", "SQLAgent$"]
 
 _ERRORLOG_FROM = {"key": SQL_ROOT_KEY + r"\*\MSSQLServer\Parameters", "value_regex": "^-e(.+)$"}
 
@@ -85,7 +84,10 @@ def _plan() -> list[tuple[str, dict[str, Any]]]:
                 pattern=errorlog.EVIDENCE_PATTERN,
             ),
         ),
-        ("sql.services", op("svc.query", names=list(SQL_SERVICE_NAMES))),
+        (
+            "sql.services",
+            op("svc.query", names=list(SQL_SERVICE_NAMES), prefixes=list(SQL_SERVICE_PREFIXES)),
+        ),
         ("cluster", op("cluster.query")),
         ("certificates", op("cert.list", store="My")),
         ("drivers.odbcinst", op("reg.read", path=ODBCINST_KEY, depth=1)),

@@ -299,6 +299,13 @@ def test_cert_list_and_property_9_get_set_clear(host: LabHost) -> None:
 # ---- services and the SQL start sequence ------------------------------------------------------
 
 
+def test_svc_query_prefixes_find_services_the_batch_cannot_name(host: LabHost) -> None:
+    query = {"op": "svc.query", "names": ["MSSQLSERVER"], "prefixes": ["sqlserver", "mssql"]}
+    _outcome, doc = run(host, [query], journal_id=None)
+    # literal names first; prefix matches are case-insensitive, sorted, and not repeated
+    assert [entry["name"] for entry in data(doc)] == ["MSSQLSERVER", "SQLSERVERAGENT"]
+
+
 def test_svc_query_and_restart_with_dependents(host: LabHost) -> None:
     _outcome, doc = run(host, [{"op": "svc.query", "names": ["mssqlserver", "NoSuch"]}], journal_id=None)
     assert data(doc) == [

@@ -36,7 +36,7 @@ OP_TYPES: dict[str, dict[str, str]] = {
     "cert.prop.get": {"store": _S, "thumbprint": _S, "prop_id": _I},
     "cert.prop.set": {"store": _S, "thumbprint": _S, "prop_id": _I, "data": _S, "expect": _E},
     "cert.prop.clear": {"store": _S, "thumbprint": _S, "prop_id": _I, "expect": _E},
-    "svc.query": {"names": _LS},
+    "svc.query": {"names": _LS, "prefixes": _LS},
     "svc.restart": {"name": _S, "with_dependents": _B, "timeout_s": _I},
     "cluster.query": {},
     "cluster.restart": {"resource": _S, "timeout_s": _I},

@@ -8,32 +8,35 @@ from . import windows
 from .opcore import OpContext, OpError, invalid
 
 
+def _service_entry(name: str, svc: Any) -> dict[str, Any]:
+    if svc is None:
+        return {
+            "name": name,
+            "exists": False,
+            "display_name": None,
+            "state": None,
+            "start_mode": None,
+            "dependents": [],
+        }
+    return {
+        "name": svc.name,
+        "exists": True,
+        "display_name": svc.display_name,
+        "state": svc.state,
+        "start_mode": svc.start_mode,
+        "dependents": list(svc.dependents),
+    }
+
+
 def svc_query(ctx: OpContext, op: dict[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for name in op["names"]:
-        svc = ctx.state.service(name)
-        if svc is None:
-            out.append(
-                {
-                    "name": name,
-                    "exists": False,
-                    "display_name": None,
-                    "state": None,
-                    "start_mode": None,
-                    "dependents": [],
-                }
-            )
-        else:
-            out.append(
-                {
-                    "name": svc.name,
-                    "exists": True,
-                    "display_name": svc.display_name,
-                    "state": svc.state,
-                    "start_mode": svc.start_mode,
-                    "dependents": list(svc.dependents),
-                }
-            )
+    """Literal names first, in order; then, per prefix, the matching services by name."""
+    out = [_service_entry(name, ctx.state.service(name)) for name in op["names"]]
+    listed = {entry["name"].lower() for entry in out}
+    for prefix in op.get("prefixes") or []:
+        for svc in sorted(ctx.state.services.values(), key=lambda s: s.name.lower()):
+            if svc.name.lower().startswith(prefix.lower()) and svc.name.lower() not in listed:
+                listed.add(svc.name.lower())
+                out.append(_service_entry(svc.name, svc))
     return out
 
 

@@ -28,9 +28,12 @@ def test_without_the_binary_the_patch_level_is_used_with_its_minor_rounded_down(
 def test_named_instances_use_their_own_service_names():
     assert service_names("MSSQLSERVER") == ("MSSQLSERVER", "SQLSERVERAGENT")
     assert service_names("PAYROLL") == ("MSSQL$PAYROLL", "SQLAgent$PAYROLL")
-    instance = only_instance(name="PAYROLL", id="MSSQL15.PAYROLL", version="15.0.4345.5")
-    # svc.query gets literal names only, so a named instance's state is unknown (gather.py)
-    assert instance["service"] == {"name": "MSSQL$PAYROLL", "exists": None, "state": None, "start_mode": None}
+    instance = only_instance(name="PAYROLL", id="MSSQL15.PAYROLL", version="15.0.4345.5", state="Stopped")
+    # the batch cannot know these names: svc.query finds them by the prefixes MSSQL$ / SQLAgent$
+    assert instance["service"] == {
+        "name": "MSSQL$PAYROLL", "exists": True, "state": "Stopped", "start_mode": "Automatic"
+    }
+    assert instance["agent"]["name"] == "SQLAgent$PAYROLL" and instance["agent"]["exists"] is True
 
 
 def test_default_instance_service_and_agent_state():

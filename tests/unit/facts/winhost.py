@@ -306,8 +306,8 @@ def _tail(h: Host, pattern: str, max_lines: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _services(h: Host, names: list[str]) -> list[dict[str, Any]]:
-    """svc.query answers exactly the names asked for, in order (agent.ps1: literal lookup)."""
+def _services(h: Host, names: list[str], prefixes: list[str]) -> list[dict[str, Any]]:
+    """svc.query: the names asked for, in order (literal lookup), then the prefix matches by name."""
     installed = {}
     for i in h.instances:
         default = i.name == "MSSQLSERVER"
@@ -331,7 +331,14 @@ def _services(h: Host, names: list[str]) -> list[dict[str, Any]]:
             "dependents": [],
         }
     absent = {"exists": False, "display_name": None, "state": None, "start_mode": None, "dependents": []}
-    return [installed.get(n.lower(), {"name": n, **absent}) for n in names]
+    rows = [installed.get(n.lower(), {"name": n, **absent}) for n in names]
+    listed = {n.lower() for n in names}
+    for prefix in prefixes:
+        for key in sorted(installed):
+            if key.startswith(prefix.lower()) and key not in listed:
+                listed.add(key)
+                rows.append(installed[key])
+    return rows
 
 
 def _odbcinst(h: Host, bitness: int) -> dict[str, Any]:
@@ -418,7 +425,9 @@ def agent_results(h: Host) -> list[dict[str, Any]]:
         "sql.binaries": ok(_binaries(h)),
         "sql.errorlog_startup": ok(_tail(h, ops["sql.errorlog_startup"]["pattern"], 200)),
         "sql.errorlog_evidence": ok(_tail(h, ops["sql.errorlog_evidence"]["pattern"], 2000)),
-        "sql.services": ok(_services(h, ops["sql.services"]["names"])),
+        "sql.services": ok(
+            _services(h, ops["sql.services"]["names"], ops["sql.services"].get("prefixes", []))
+        ),
         "cluster": ok({"is_node": h.cluster_node, "cluster_name": None, "nodes": [], "resources": []}),
         "certificates": ok(list(h.certificates)),
         "drivers.odbcinst": ok(_odbcinst(h, 64)),
