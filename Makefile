@@ -33,7 +33,7 @@ STAGE := build/ansible_collections/mssql/tls
 UNITS_REPORT := $(STAGE)/tests/output/junit/python$(ANSIBLE_TEST_PYTHON)-controller-units.xml
 ANSIBLE_TEST := VENV=$(abspath $(VENV)) .ci/ansible-test
 
-.PHONY: setup lab-up lab-down lab-stats test lint lint-python lint-shell lint-ansible pytest sanity units build demo bench clean
+.PHONY: setup lab-up lab-down lab-stats probe test lint lint-python lint-shell lint-ansible pytest sanity units build demo bench clean
 
 setup: $(VENV)/.installed $(COLL_LINK)
 
@@ -100,8 +100,17 @@ build: setup
 demo: setup
 	tools/demo.sh
 
+# One endpoint, no inventory: make probe TARGET=host:port [MODE=tds|strict|tls] [OUT=file.json]
+probe: setup
+	@test -n "$(TARGET)" || { echo "make probe: set TARGET=host:port" >&2; exit 2; }
+	PYTHONPATH=$(CURDIR)/.ansible/collections $(PY) -m ansible_collections.mssql.tls.plugins.plugin_utils.tds.cli \
+	  $(TARGET) --mode $(or $(MODE),tds) $(if $(OUT),--out $(OUT))
+
+# Side-by-side figures (docs/performance.md): the audit's one batch per host against one
+# command per read, and the prober against nmap on the same lab endpoints.
 bench: setup
-	@echo "make bench: benchmarks arrive with the prober and audit issues"; exit 1
+	$(PY) bench/audit_round_trips.py $(if $(REPEAT),--repeat $(REPEAT))
+	$(PY) bench/probe_vs_nmap.py $(if $(REPEAT),--repeat $(REPEAT))
 
 clean: lab-down
 	rm -rf $(LAB_STATE) tests/output build

@@ -44,7 +44,7 @@ class ActionModule(ActionBase):
         try:
             findings = assess(facts, args["lang"], expiry_warning_days=args["expiry_warning_days"])
         except AssessError as exc:
-            raise AnsibleActionFail(str(exc)) from exc
+            raise AnsibleActionFail(str(exc)) from None
 
         result.update(
             changed=False,

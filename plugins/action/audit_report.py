@@ -82,7 +82,7 @@ class ActionModule(ActionBase):
         try:
             written = write_files(dest, files)
         except OSError as exc:
-            raise AnsibleActionFail(f"dest: cannot write the report into {dest}: {exc}") from exc
+            raise AnsibleActionFail(f"dest: cannot write the report into {dest}: {exc}") from None
 
         failing = reaches_fail_level(report, args["fail_on"])
         result.update(

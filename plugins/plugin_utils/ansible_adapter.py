@@ -44,13 +44,14 @@ def run_agent_batch(
         try:
             return run_batch(execute, ops, journal)
         except AgentProtocolError as exc:
-            raise AnsibleActionFail(f"mssql.tls agent: {exc}") from exc
+            # `from None`: ansible-core 2.19 appends a chained exception's text to the message.
+            raise AnsibleActionFail(f"mssql.tls agent: {exc}") from None
         except AnsibleConnectionFailure:
             if attempt == attempts:
                 raise
         except Exception as exc:  # requests/pywinrm transport errors surface as plain exceptions
             if attempt == attempts:
-                raise AnsibleConnectionFailure(f"mssql.tls agent batch failed: {exc}") from exc
+                raise AnsibleConnectionFailure(f"mssql.tls agent batch failed: {exc}") from None
         reset = getattr(connection, "reset", None)
         if callable(reset):
             reset()
