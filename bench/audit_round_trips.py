@@ -35,38 +35,11 @@ for _path in (REPO / ".ansible" / "collections", REPO / "tests" / "lab"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-import winrm  # noqa: E402
-import yaml  # noqa: E402
 from ansible_collections.mssql.tls.plugins.plugin_utils.agent.client import run_batch  # noqa: E402
 from ansible_collections.mssql.tls.plugins.plugin_utils.facts.gather import gather_ops  # noqa: E402
-from winlab.testing import PROFILES_DIR, running_lab  # noqa: E402
+from winlab.testing import PROFILES_DIR, running_lab, winrm_command_runner  # noqa: E402
 
 Execute = Callable[[str, bytes], tuple[int, bytes, bytes]]
-
-
-def pywinrm_executor(host_vars: dict) -> Execute:
-    """One WinRM shell and command per call, stdin included, as the winrm connection plugin does."""
-    endpoint = f"http://{host_vars['ansible_host']}:{host_vars['ansible_port']}/wsman"
-    protocol = winrm.Protocol(
-        endpoint,
-        transport="basic",
-        username=host_vars["ansible_user"],
-        password=host_vars["ansible_password"],
-    )
-
-    def execute(command: str, stdin: bytes) -> tuple[int, bytes, bytes]:
-        shell = protocol.open_shell()
-        try:
-            executable, *args = command.split(" ")
-            command_id = protocol.run_command(shell, executable, args)
-            protocol.send_command_input(shell, command_id, stdin, end=True)
-            stdout, stderr, rc = protocol.get_command_output(shell, command_id)
-            protocol.cleanup_command(shell, command_id)
-            return rc, stdout, stderr
-        finally:
-            protocol.close_shell(shell)
-
-    return execute
 
 
 def gather(executors: dict[str, Execute], per_op: bool) -> float:
@@ -112,8 +85,7 @@ def main() -> int:
 
     profiles = [PROFILES_DIR / f"{name}.yml" for name in args.profiles]
     with running_lab(profiles, latency_ms=args.latency_ms, tds=False) as lab:
-        windows = yaml.safe_load(lab.inventory.read_text())["all"]["children"]["windows"]
-        executors = {name: pywinrm_executor({**windows["vars"], **v}) for name, v in windows["hosts"].items()}
+        executors = {name: winrm_command_runner(lab.inventory, name) for name in lab.hosts}
         runs: dict[str, list[float]] = {"batch": [], "per-op": [], "ansible tls_facts": []}
         commands: dict[str, dict[str, int]] = {}
         for _round in range(args.repeat):

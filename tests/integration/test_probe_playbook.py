@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import winrm
-import yaml
 from ansible_collections.mssql.tls.plugins.plugin_utils.agent.client import Execute, run_batch
 from ansible_collections.mssql.tls.plugins.plugin_utils.agent.ops import op
+from winlab.testing import winrm_command_runner
 
 from .ansible_run import REPO, run, run_playbook
 from .test_probe_cli import lab_endpoint, probe_json
@@ -211,29 +210,7 @@ def agent_executor(inventory: Path, host: str) -> Execute:
     No module of the collection writes yet, so the test sends the write batch itself,
     built and parsed by the collection's own agent client.
     """
-    document = yaml.safe_load(inventory.read_text())["all"]["children"]["windows"]
-    address, settings = document["hosts"][host], document["vars"]
-    protocol = winrm.Protocol(
-        endpoint=f"http://{address['ansible_host']}:{address['ansible_port']}/wsman",
-        transport="basic",
-        username=settings["ansible_user"],
-        password=settings["ansible_password"],
-        # Plain HTTP on loopback: nothing to validate; saying so keeps pywinrm off REQUESTS_CA_BUNDLE.
-        server_cert_validation="ignore",
-    )
-
-    def execute(command: str, stdin: bytes) -> tuple[int, bytes, bytes]:
-        shell = protocol.open_shell()
-        try:
-            command_id = protocol.run_command(shell, command, console_mode_stdin=False)
-            protocol.send_command_input(shell, command_id, stdin, end=True)
-            stdout, stderr, rc = protocol.get_command_output(shell, command_id)
-            protocol.cleanup_command(shell, command_id)
-            return rc, stdout, stderr
-        finally:
-            protocol.close_shell(shell)
-
-    return execute
+    return winrm_command_runner(inventory, host)
 
 
 def set_local_suites(execute: Execute, choose: Any, journal_id: str) -> list[str]:

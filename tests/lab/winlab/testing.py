@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,3 +234,39 @@ def _up(lab_dir: Path, inventory: Path, options: list[str]) -> None:
         if "Address already in use" not in failure:
             break
     raise RuntimeError(f"winlab up failed:\n{failure}")
+
+
+# ------------------------------------------------------ commands over the real endpoint
+
+
+def winrm_command_runner(inventory: Path, host: str) -> Callable[[str, bytes], tuple[int, bytes, bytes]]:
+    """(command line, stdin) -> (rc, stdout, stderr) on a lab host, over its WinRM endpoint.
+
+    One shell and one command per call, stdin included, the way ansible-core's winrm
+    plugin runs a command: for tests and benchmarks that talk to the lab without Ansible.
+    """
+    import winrm  # pywinrm: a test dependency, not one of the lab's
+
+    windows = yaml.safe_load(Path(inventory).read_text())["all"]["children"]["windows"]
+    address, settings = windows["hosts"][host], windows["vars"]
+    protocol = winrm.Protocol(
+        endpoint=f"http://{address['ansible_host']}:{address['ansible_port']}/wsman",
+        transport="basic",
+        username=settings["ansible_user"],
+        password=settings["ansible_password"],
+        # Plain HTTP on loopback: nothing to validate; saying so keeps pywinrm off REQUESTS_CA_BUNDLE.
+        server_cert_validation="ignore",
+    )
+
+    def execute(command: str, stdin: bytes) -> tuple[int, bytes, bytes]:
+        shell = protocol.open_shell()
+        try:
+            command_id = protocol.run_command(shell, command, console_mode_stdin=False)
+            protocol.send_command_input(shell, command_id, stdin, end=True)
+            stdout, stderr, rc = protocol.get_command_output(shell, command_id)
+            protocol.cleanup_command(shell, command_id)
+            return rc, stdout, stderr
+        finally:
+            protocol.close_shell(shell)
+
+    return execute
