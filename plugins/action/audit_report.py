@@ -64,8 +64,7 @@ class ActionModule(ActionBase):
                 hosts, checks=CHECK_IDS, scenario_titles=titles, lang=lang, generated_utc=generated_utc
             )
 
-        # timezone.utc, not datetime.UTC: ansible-core 2.16 controllers may run Python 3.10.
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: UP017
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         report = build(now)
         report = build(previous_generated_utc(dest, report) or now)
 

@@ -26,7 +26,7 @@ class ActionModule(ActionBase):
         self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
 
         batch = run_agent_batch(self._connection, gather_ops())
-        facts = build_facts(batch, now=dt.datetime.now(dt.UTC))
+        facts = build_facts(batch, now=dt.datetime.now(dt.timezone.utc))
 
         result.update(changed=False, ansible_facts={"mssql_tls": facts})
         if facts["gather_errors"]:

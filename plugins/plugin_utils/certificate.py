@@ -146,7 +146,7 @@ def _validity(cert: x509.Certificate) -> tuple[dt.datetime, dt.datetime]:
     # *_utc arrived in cryptography 42; requirements.txt still allows 41.
     if hasattr(cert, "not_valid_after_utc"):
         return cert.not_valid_before_utc, cert.not_valid_after_utc
-    utc = dt.timezone.utc  # noqa: UP017 - ansible-core 2.16 controllers may run Python 3.10
+    utc = dt.timezone.utc
     return cert.not_valid_before.replace(tzinfo=utc), cert.not_valid_after.replace(tzinfo=utc)
 
 

@@ -132,7 +132,7 @@ def build_facts(batch_results: Any, *, now: dt.datetime | None = None) -> dict[s
     ``now`` (timezone-aware) fixes certificate day counts; the action plugin passes the
     controller's clock, tests pass a constant.
     """
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or dt.datetime.now(dt.timezone.utc)
     if now.tzinfo is None:
         raise ValueError("now: expected a timezone-aware datetime")
     r = _Results(_results(batch_results))
@@ -154,7 +154,7 @@ def build_facts(batch_results: Any, *, now: dt.datetime | None = None) -> dict[s
     _link_certificates(instances, certificates)
     return {
         "schema_version": SCHEMA_VERSION,
-        "gathered_at": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "gathered_at": now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "host": host,
         "os": os,
         "schannel": schannel,
