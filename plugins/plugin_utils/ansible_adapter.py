@@ -13,7 +13,14 @@ from typing import Any
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 from ansible.module_utils.common.text.converters import to_bytes
 
-from .agent.client import AgentProtocolError, BatchResult, Execute, run_batch
+from .agent.client import (
+    AgentProtocolError,
+    BatchResult,
+    Execute,
+    build_command,
+    build_request,
+    parse_response,
+)
 
 # A dropped connection is retried once, after a short pause, and only for
 # read-only batches: a write batch may have been applied, and the journal on
@@ -37,23 +44,40 @@ def run_agent_batch(
     sleep: Callable[[float], None] = time.sleep,
 ) -> BatchResult:
     """Run one agent batch through the task's connection, mapping failures to Ansible errors."""
+    try:
+        request = build_request(ops, journal)
+    except ValueError as exc:  # a bad op or journal is a bug or bad input, never a transport problem
+        raise AnsibleActionFail(f"mssql.tls agent request: {exc}") from None
+    command, stdin = build_command(request)
     execute = connection_executor(connection)
-    writes = journal is not None
-    attempts = 1 if writes else 1 + _READ_RETRIES
-    for attempt in range(1, attempts + 1):
+    retries_left = 0 if journal is not None else _READ_RETRIES
+    while True:
         try:
-            return run_batch(execute, ops, journal)
-        except AgentProtocolError as exc:
-            # `from None`: ansible-core 2.19 appends a chained exception's text to the message.
-            raise AnsibleActionFail(f"mssql.tls agent: {exc}") from None
-        except AnsibleConnectionFailure:
-            if attempt == attempts:
-                raise
-        except Exception as exc:  # requests/pywinrm transport errors surface as plain exceptions
-            if attempt == attempts:
-                raise AnsibleConnectionFailure(f"mssql.tls agent batch failed: {exc}") from None
-        reset = getattr(connection, "reset", None)
-        if callable(reset):
-            reset()
-        sleep(_RETRY_PAUSE_S)
-    raise AssertionError("unreachable")
+            rc, stdout, stderr = execute(command, stdin)
+            break
+        except Exception as exc:  # AnsibleConnectionFailure, or requests/pywinrm errors as they are
+            if retries_left == 0:
+                raise AnsibleConnectionFailure(_lost_message(exc, journal)) from None
+            retries_left -= 1
+            _reset(connection)
+            sleep(_RETRY_PAUSE_S)
+    try:
+        return parse_response(stdout, stderr, rc, request)
+    except AgentProtocolError as exc:
+        # `from None`: ansible-core 2.19 appends a chained exception's text to the message.
+        raise AnsibleActionFail(f"mssql.tls agent: {exc}") from None
+
+
+def _reset(connection: Any) -> None:
+    reset = getattr(connection, "reset", None)
+    if callable(reset):
+        reset()
+
+
+def _lost_message(exc: Exception, journal: Mapping[str, Any] | None) -> str:
+    if journal is None:
+        return f"mssql.tls agent batch failed: {exc}"
+    return (
+        f"mssql.tls agent write batch lost its connection: {exc}. Some of its changes may have been "
+        f"applied; journal record {journal['id']} on the host says which (journal.read)."
+    )
