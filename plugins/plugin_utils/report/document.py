@@ -7,8 +7,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..assess.findings import SEVERITIES
+
 SCHEMA_VERSION = 1
-SEVERITIES = ("info", "low", "medium", "high")
 SCENARIOS = (1, 2, 3, 4, 5, 6)
 
 
