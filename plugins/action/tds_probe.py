@@ -10,7 +10,12 @@ from typing import Any
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
-from ansible_collections.mssql.tls.plugins.plugin_utils.tds.compare import compare_probes, probe_results_of
+from ansible_collections.mssql.tls.plugins.plugin_utils.i18n.catalog import LANGUAGES
+from ansible_collections.mssql.tls.plugins.plugin_utils.tds.compare import (
+    change_summary,
+    compare_probes,
+    probe_results_of,
+)
 from ansible_collections.mssql.tls.plugins.plugin_utils.tds.errors import ProbeInputError
 from ansible_collections.mssql.tls.plugins.plugin_utils.tds.fleet import (
     MODE_PATHS,
@@ -35,6 +40,7 @@ ARGUMENT_SPEC = {
     "server_name": {"type": "str"},
     "max_workers": {"type": "int", "default": 8},
     "baseline": {"type": "raw"},
+    "lang": {"type": "str", "default": "en", "choices": list(LANGUAGES)},
 }
 
 INSTANCES_VAR = "mssql_tls_instances"
@@ -66,7 +72,7 @@ class ActionModule(ActionBase):
                 delay=args["delay"],
                 server_name=args["server_name"],
             )
-            changes = None if baseline is None else compare_probes(baseline, endpoints)
+            changes = None if baseline is None else compare_probes(baseline, endpoints, args["lang"])
         except ProbeInputError as error:
             # ansible-core appends a chained cause to the message: the field and value are all in str(error).
             raise AnsibleActionFail(str(error)) from None
@@ -76,12 +82,16 @@ class ActionModule(ActionBase):
             changed=False,
             endpoints=endpoints,
             summary=summaries,
-            summary_lines=summary_lines(summaries),
-            client_lines=client_lines(endpoints),
+            summary_lines=summary_lines(summaries, args["lang"]),
+            client_lines=client_lines(endpoints, args["lang"]),
             failing_profiles=sorted({name for s in summaries for name in s["failing_profiles"]}),
         )
         if changes is not None:
-            result.update(changes=changes, change_lines=[change["text"] for change in changes])
+            result.update(
+                changes=changes,
+                change_lines=[change["text"] for change in changes],
+                change_summary=change_summary(changes, args["lang"]),
+            )
         return result
 
     def _targets(self, option: list[Any] | None, task_vars: dict[str, Any]) -> list[ProbeTarget]:

@@ -69,6 +69,17 @@ options:
         M(mssql.tls.tds_probe) task, its RV(endpoints) list, or one endpoint result.
       - When given, RV(changes) lists every difference a client would notice.
     type: raw
+  lang:
+    description:
+      - Language of the human text in RV(summary_lines), RV(client_lines), RV(change_lines),
+        RV(change_summary) and the C(text) of RV(changes); the machine fields (verdict C(code) and
+        C(params), change C(kind), C(item), C(before), C(after), C(regression)) do not change.
+      - Cipher suite names, protocol labels, host names and profile names are never translated.
+      - The C(reason) and C(warnings) of RV(endpoints[].client_verdicts) stay English (schema 1);
+        the verify role sets this from C(mssql_tls_report_lang).
+    type: str
+    choices: [en, ja]
+    default: en
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -179,7 +190,11 @@ endpoints:
       description: TDS 8.0 facts (C(strict) only).
       type: dict
     client_verdicts:
-      description: Per judged profile, C(connects), C(protocol), C(suite), C(reason) and C(warnings).
+      description:
+        - Per judged profile, C(connects), C(protocol), C(suite), the stable C(code) (V(connects),
+          V(connects_without_tls), V(encryption_required_not_supported), V(no_common_protocol),
+          V(no_common_suite)) with its C(params), C(warning_codes) (V(dhe_without_leading_zero_fix_client),
+          V(dhe_leading_zero_mismatch)), and the English C(reason) and C(warnings) rendered from them.
       type: list
       elements: dict
     handshakes:
@@ -286,4 +301,9 @@ change_lines:
   returned: when O(baseline) is given
   type: list
   elements: str
+change_summary:
+  description: One line in O(lang) with the number of changes and regressions, or that nothing changed.
+  returned: when O(baseline) is given
+  type: str
+  sample: no change visible to clients
 """

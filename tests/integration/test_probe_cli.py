@@ -95,6 +95,8 @@ def test_scenario3_instance_lists_its_tls_dhe_suites(lab, tmp_path: Path) -> Non
     # A 2012 R2 client has no ECDHE_RSA GCM suite, so the server's first pick it offers is DHE (scenario 3).
     assert verdicts["windows-2012r2-client"]["suite"] == "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384"
     assert any("KB4557473" in w for w in verdicts["windows-2012r2-client"]["warnings"])
+    assert verdicts["windows-2012r2-client"]["warning_codes"] == ["dhe_without_leading_zero_fix_client"]
+    assert verdicts["windows-2012r2-client"]["code"] == "connects"
 
 
 def test_tls10_only_client_is_reset_by_the_scenario1_instance(lab, tmp_path: Path) -> None:
@@ -109,6 +111,8 @@ def test_tls10_only_client_is_reset_by_the_scenario1_instance(lab, tmp_path: Pat
     assert snac["connects"] is False
     assert snac["reason"].startswith("no common protocol: client offers TLS 1.0")
     assert "resets the connection" in snac["reason"] and "error 10054" in snac["reason"]
+    assert snac["code"] == "no_common_protocol"
+    assert snac["params"] == {"client_protocols": ["TLS 1.0"], "server_protocols": []}
     assert "snac11-unpatched        FAIL" in proc.stdout
 
 

@@ -10,7 +10,8 @@ change is a plain dict:
 ``protocol`` (item: the version), ``cipher_suites`` (item: the version; also
 ``added`` and ``removed``), ``certificate``, ``encryption_forced``, ``client``
 (item: the profile name). ``regression`` is true only where a client that
-connected no longer does, or an endpoint stopped answering.
+connected no longer does, or an endpoint stopped answering. Only ``text`` depends on
+the language (``probe.change.*`` catalog keys); the other fields are the same in every one.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..i18n.catalog import catalog, message
 from .errors import ProbeInputError
+from .probe import NOT_APPLICABLE_TDS7
+from .verdict import verdict_reason
 
 _EXPECTED = (
     "a registered mssql.tls.tds_probe result (with 'endpoints'), a list of probe results or one probe result"
@@ -44,20 +48,34 @@ def _abridged(value: Any) -> Any:
     return value if len(text) <= 200 else text[:200] + "..."
 
 
-def compare_probes(before: Any, after: Any) -> list[dict[str, Any]]:
-    """Every client-visible difference between two probes, endpoint by endpoint (order of ``after``)."""
+def compare_probes(before: Any, after: Any, lang: str = "en") -> list[dict[str, Any]]:
+    """Every client-visible difference between two probes, endpoint by endpoint (order of ``after``).
+
+    Only ``text`` depends on ``lang``; the other fields are the same in every language.
+    """
+    catalog(lang)  # refuse an unknown language even when nothing changed
     old = _by_key(probe_results_of(before, "before"))
     new = _by_key(probe_results_of(after, "after"))
     changes: list[dict[str, Any]] = []
     for key, result in new.items():
         if key in old:
-            changes += _endpoint_changes(old[key], result)
+            changes += _endpoint_changes(old[key], result, lang)
         else:
-            changes.append(_change(result, "endpoint", None, "absent", "probed", "newly probed"))
+            text = message("probe.change.newly_probed", lang)
+            changes.append(_change(result, "endpoint", None, "absent", "probed", text))
     for key, result in old.items():
         if key not in new:
-            changes.append(_change(result, "endpoint", None, "probed", "absent", "no longer probed"))
+            text = message("probe.change.no_longer_probed", lang)
+            changes.append(_change(result, "endpoint", None, "probed", "absent", text))
     return changes
+
+
+def change_summary(changes: Sequence[Mapping[str, Any]], lang: str = "en") -> str:
+    """One line for a list of changes: "no change visible to clients" or the counts."""
+    if not changes:
+        return message("probe.change.none", lang)
+    regressions = sum(1 for change in changes if change["regression"])
+    return message("probe.change.summary", lang, changes=len(changes), regressions=regressions)
 
 
 def _by_key(results: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], Mapping[str, Any]]:
@@ -92,42 +110,57 @@ def _change(
     }
 
 
+def _transition(before: str, after: str, lang: str) -> str:
+    return message("probe.change.transition", lang, before=before, after=after)
+
+
 def _reachable(result: Mapping[str, Any]) -> bool:
     return any(state is not None for state in (result.get("protocols") or {}).values())
 
 
-def _endpoint_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _endpoint_changes(old: Mapping[str, Any], new: Mapping[str, Any], lang: str) -> list[dict[str, Any]]:
     was, now = _reachable(old), _reachable(new)
     if was != now:
-        text = "reachable -> unreachable" if was else "unreachable -> reachable"
+        reachable = message("probe.change.reachable", lang)
+        unreachable = message("probe.change.unreachable", lang)
+        text = _transition(reachable, unreachable, lang) if was else _transition(unreachable, reachable, lang)
         # Details would only compare measurements with "unknown".
         return [_change(new, "reachable", None, was, now, text, regression=was)]
     if not now:
         return []
     return [
-        *_protocol_changes(old, new),
-        *_suite_changes(old, new),
-        *_certificate_changes(old, new),
-        *_encryption_changes(old, new),
-        *_client_changes(old, new),
+        *_protocol_changes(old, new, lang),
+        *_suite_changes(old, new, lang),
+        *_certificate_changes(old, new, lang),
+        *_encryption_changes(old, new, lang),
+        *_client_changes(old, new, lang),
     ]
 
 
-def _protocol_word(state: Any) -> str:
-    return {True: "accepted", False: "refused", None: "unknown"}.get(state, str(state))
+def _protocol_word(state: Any, lang: str) -> str:
+    if state is True:
+        return message("probe.change.protocol_accepted", lang)
+    if state is False:
+        return message("probe.change.protocol_refused", lang)
+    if state is None:
+        return message("probe.word.unknown", lang)
+    if state == NOT_APPLICABLE_TDS7:
+        return message("probe.change.protocol_not_applicable", lang)
+    return str(state)
 
 
-def _protocol_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _protocol_changes(old: Mapping[str, Any], new: Mapping[str, Any], lang: str) -> list[dict[str, Any]]:
     before, after = old.get("protocols") or {}, new.get("protocols") or {}
     changes = []
     for label in [*after, *(label for label in before if label not in after)]:
         if before.get(label) != after.get(label):
-            text = f"{_protocol_word(before.get(label))} -> {_protocol_word(after.get(label))}"
-            changes.append(_change(new, "protocol", label, before.get(label), after.get(label), text))
+            was, now = before.get(label), after.get(label)
+            text = _transition(_protocol_word(was, lang), _protocol_word(now, lang), lang)
+            changes.append(_change(new, "protocol", label, was, now, text))
     return changes
 
 
-def _suite_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _suite_changes(old: Mapping[str, Any], new: Mapping[str, Any], lang: str) -> list[dict[str, Any]]:
     before, after = old.get("cipher_suites") or {}, new.get("cipher_suites") or {}
     changes = []
     for label in [*after, *(label for label in before if label not in after)]:
@@ -138,47 +171,49 @@ def _suite_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[
         removed = [name for name in was if name not in now]
         parts = []
         if removed:
-            parts.append("suites removed: " + ", ".join(removed))
+            parts.append(message("probe.change.suites_removed", lang, suites=", ".join(removed)))
         if added:
-            parts.append("suites added: " + ", ".join(added))
-        text = "; ".join(parts) or "suite order changed"
+            parts.append(message("probe.change.suites_added", lang, suites=", ".join(added)))
+        text = "; ".join(parts) or message("probe.change.suite_order", lang)
         changes.append(_change(new, "cipher_suites", label, was, now, text, added=added, removed=removed))
     return changes
 
 
-def _certificate_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _certificate_changes(old: Mapping[str, Any], new: Mapping[str, Any], lang: str) -> list[dict[str, Any]]:
     was, now = old.get("certificate") or {}, new.get("certificate") or {}
     if was.get("thumbprint_sha1") == now.get("thumbprint_sha1"):
         return []
-    return [
-        _change(
-            new,
-            "certificate",
-            None,
-            was.get("thumbprint_sha1"),
-            now.get("thumbprint_sha1"),
-            f"certificate {_certificate_text(was)} -> {_certificate_text(now)}",
-        )
-    ]
+    text = message(
+        "probe.change.certificate",
+        lang,
+        before=_certificate_text(was, lang),
+        after=_certificate_text(now, lang),
+    )
+    return [_change(new, "certificate", None, was.get("thumbprint_sha1"), now.get("thumbprint_sha1"), text)]
 
 
-def _certificate_text(certificate: Mapping[str, Any]) -> str:
+def _certificate_text(certificate: Mapping[str, Any], lang: str) -> str:
     if not certificate:
-        return "none"
+        return message("probe.word.none", lang)
     subject, signature_hash = certificate.get("subject"), certificate.get("signature_hash")
     return f"{subject} ({signature_hash}, {certificate.get('thumbprint_sha1')})"
 
 
-def _encryption_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _encryption_changes(old: Mapping[str, Any], new: Mapping[str, Any], lang: str) -> list[dict[str, Any]]:
     was = (old.get("encryption") or {}).get("forced")
     now = (new.get("encryption") or {}).get("forced")
     if was == now:
         return []
-    words = {True: "forced", False: "not forced", None: "unknown"}
-    return [_change(new, "encryption_forced", None, was, now, f"encryption {words[was]} -> {words[now]}")]
+    words = {
+        True: message("probe.change.encryption_forced", lang),
+        False: message("probe.change.encryption_not_forced", lang),
+        None: message("probe.word.unknown", lang),
+    }
+    text = message("probe.change.encryption", lang, before=words[was], after=words[now])
+    return [_change(new, "encryption_forced", None, was, now, text)]
 
 
-def _client_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _client_changes(old: Mapping[str, Any], new: Mapping[str, Any], lang: str) -> list[dict[str, Any]]:
     before = {v["profile"]: v for v in old.get("client_verdicts") or []}
     changes = []
     # Profiles judged on one side only were simply not asked for on the other: no change to report.
@@ -193,7 +228,7 @@ def _client_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict
                 verdict["profile"],
                 _outcome(previous),
                 _outcome(verdict),
-                f"{_verdict_text(previous)} -> {_verdict_text(verdict)}",
+                _transition(_verdict_text(previous, lang), _verdict_text(verdict, lang), lang),
                 regression=previous["connects"] and not verdict["connects"],
             )
         )
@@ -204,9 +239,12 @@ def _outcome(verdict: Mapping[str, Any]) -> dict[str, Any]:
     return {"connects": verdict["connects"], "protocol": verdict["protocol"], "suite": verdict["suite"]}
 
 
-def _verdict_text(verdict: Mapping[str, Any]) -> str:
+def _verdict_text(verdict: Mapping[str, Any], lang: str) -> str:
     if verdict["connects"] and verdict["protocol"] is None:
-        return f"connects ({verdict['reason']})"  # ENCRYPT_NOT_SUP: login in clear, no TLS at all
+        # ENCRYPT_NOT_SUP: login in clear, no TLS at all
+        return message("probe.change.client_connects_because", lang, reason=verdict_reason(verdict, lang))
     if verdict["connects"]:
-        return f"connects with {verdict['protocol']} and {verdict['suite']}"
-    return f"fails ({verdict['reason']})"
+        return message(
+            "probe.change.client_connects", lang, protocol=verdict["protocol"], suite=verdict["suite"]
+        )
+    return message("probe.change.client_fails", lang, reason=verdict_reason(verdict, lang))
