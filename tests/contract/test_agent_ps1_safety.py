@@ -9,23 +9,6 @@ from __future__ import annotations
 import hashlib
 
 import ps_ast
-import pytest
-from ansible_collections.mssql.tls.plugins.plugin_utils.agent import client
-
-
-@pytest.fixture(scope="module")
-def agent_source() -> bytes:
-    return client.AGENT_PATH.read_bytes()
-
-
-@pytest.fixture(scope="module")
-def agent_tree(agent_source):
-    return ps_ast.parse(agent_source)
-
-
-@pytest.fixture(scope="module")
-def bootstrap_tree(agent_source):
-    return ps_ast.parse(client.bootstrap_script(agent_source))
 
 
 def _messages(findings: list[ps_ast.Finding]) -> str:
