@@ -119,7 +119,9 @@ def _start_supervisor(
         child.wait()
         raise
     inventory = Path(args.inventory).expanduser().resolve()
-    write_inventory(inventory, manifest, paths.password.read_text().strip())
+    https = any(h.address.scheme == "https" for h in manifest.hosts)
+    password = paths.password.read_text().strip()
+    write_inventory(inventory, manifest, password, paths.tls_cert if https else None)
     first, last = manifest.hosts[0].address, manifest.hosts[-1].address
     print(
         f"winlab: {len(manifest.hosts)} hosts on {first.scheme}://{first.address}..{last.address}"

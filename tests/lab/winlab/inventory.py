@@ -104,7 +104,9 @@ def read_manifest(state_dir: Path) -> Manifest:
         raise FileNotFoundError(f"{path}: no lab manifest; is a lab running in {state_dir}?") from None
 
 
-def inventory_document(manifest: Manifest, password: str) -> dict[str, Any]:
+def inventory_document(
+    manifest: Manifest, password: str, ca_trust_path: Path | None = None
+) -> dict[str, Any]:
     """An Ansible YAML inventory: every host in ``windows`` and ``mssql_tls_lab``, reached over WinRM.
 
     Connection settings follow reference/ansible-winrm-wire.md section 4.1:
@@ -121,8 +123,11 @@ def inventory_document(manifest: Manifest, password: str) -> dict[str, Any]:
         "ansible_password": password,
     }
     if connection["ansible_winrm_scheme"] == "https":
-        # The lab's endpoints present a throwaway self-signed certificate.
-        connection["ansible_winrm_server_cert_validation"] = "ignore"
+        # Validation stays on, as it must against real hosts: the lab's self-signed
+        # certificate (with every host's address as a SAN) is the trust anchor.
+        if ca_trust_path is None:
+            raise ValueError("an HTTPS lab needs ca_trust_path: the certificate its endpoints present")
+        connection["ansible_winrm_ca_trust_path"] = str(ca_trust_path)
     hosts = {
         host.name: {
             "ansible_host": host.address.address,
@@ -142,9 +147,9 @@ def inventory_document(manifest: Manifest, password: str) -> dict[str, Any]:
     }
 
 
-def write_inventory(path: Path, manifest: Manifest, password: str) -> None:
+def write_inventory(path: Path, manifest: Manifest, password: str, ca_trust_path: Path | None = None) -> None:
     text = "# Written by `python -m winlab up`; rewritten at every start of the lab.\n" + yaml.safe_dump(
-        inventory_document(manifest, password), sort_keys=False, default_flow_style=False
+        inventory_document(manifest, password, ca_trust_path), sort_keys=False, default_flow_style=False
     )
     write_private(Path(path), text)
 
