@@ -73,6 +73,21 @@ def openssl_can_serve(decision: Negotiated, hello: ClientHello) -> bool:
     return _openssl_knows(decision.suite.openssl_name)
 
 
+def _pin_group(context: ssl.SSLContext, group: int) -> None:
+    """Make OpenSSL use the curve the Schannel emulation chose.
+
+    Some CPython builds (Debian 12's 3.11.2) look curve names up with OBJ_sn2nid, which does not know
+    X25519 (UNKNOWN_GROUP). OpenSSL 3's own default group list starts with X25519 and
+    the client offered it (the emulation chose it from the client's list), so leaving the
+    default in place yields the same curve there.
+    """
+    try:
+        context.set_ecdh_curve(OPENSSL_GROUP_NAMES[group])
+    except (ssl.SSLError, ValueError):
+        if group != GROUP_X25519:
+            raise
+
+
 def _cipher_string(suite: Suite) -> str:
     if suite.key_exchange == "TLS13":
         # set_ciphers only governs TLS <= 1.2, but needs one valid entry.
@@ -132,7 +147,7 @@ class ServerMaterial:
         if decision.suite.key_exchange == "DHE":
             context.load_dh_params(str(self.dh_params_file()))
         if decision.group in OPENSSL_GROUP_NAMES:
-            context.set_ecdh_curve(OPENSSL_GROUP_NAMES[decision.group])
+            _pin_group(context, decision.group)
         if decision.alpn is not None:
             context.set_alpn_protocols([decision.alpn.decode("ascii")])
         return context
