@@ -40,7 +40,6 @@ import sys
 import tempfile
 import threading
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -54,15 +53,8 @@ for _path in (REPO / ".ansible" / "collections", REPO / "tests" / "lab"):
 
 import yaml  # noqa: E402
 from ansible_collections.mssql.tls.plugins.plugin_utils.tds.probe import probe_endpoint, probe_many  # noqa: E402
+from winlab.nmap_enum import services_datadir, ssl_enum_ciphers  # noqa: E402
 from winlab.testing import PROFILES_DIR, running_lab  # noqa: E402
-
-NMAP_PROTOCOLS = {
-    "SSLv3": "SSL 3.0",
-    "TLSv1.0": "TLS 1.0",
-    "TLSv1.1": "TLS 1.1",
-    "TLSv1.2": "TLS 1.2",
-    "TLSv1.3": "TLS 1.3",
-}
 
 
 @dataclass(frozen=True)
@@ -107,36 +99,14 @@ def run_prober(target: str) -> dict[str, list[str]]:
     return prober_view(probe_endpoint(target, "tds", timeout=5))
 
 
-def nmap_services(datadir: Path, ports: set[int], service: str = "ms-sql-s") -> Path:
-    """A datadir whose nmap-services names ``ports`` ms-sql-s: nmap then wraps TLS in TDS (reference s7)."""
-    datadir.mkdir(parents=True, exist_ok=True)
-    (datadir / "nmap-services").write_text("".join(f"{service}\t{port}/tcp\t0.5\n" for port in sorted(ports)))
-    return datadir
-
-
 def run_nmap(
     nmap: str, datadir: Path, addresses: list[str], ports: set[int]
 ) -> dict[str, dict[str, list[str]]]:
     """``{address:port: {protocol: suites}}`` from one nmap ssl-enum-ciphers run."""
-    ports_arg = ",".join(str(p) for p in sorted(ports))
-    command = [nmap, "-Pn", "-n", "-p", ports_arg, "--datadir", str(datadir), "--script", "ssl-enum-ciphers"]
-    run = subprocess.run(
-        [*command, "-oX", "-", *addresses], capture_output=True, text=True, timeout=600, check=True
-    )
-    views: dict[str, dict[str, list[str]]] = {}
-    for host in ET.fromstring(run.stdout).findall("host"):
-        address = host.find("address").get("addr")  # type: ignore[union-attr]
-        for port in host.findall("ports/port"):
-            script = port.find("script[@id='ssl-enum-ciphers']")
-            view = {}
-            for table in [] if script is None else script.findall("table"):
-                names = [e.text or "" for e in table.findall("table[@key='ciphers']/table/elem[@key='name']")]
-                # nmap 7.9x spells TLS 1.3 suites TLS_AKE_WITH_*; the prober uses the IANA names.
-                view[NMAP_PROTOCOLS[table.get("key", "")]] = [
-                    n.replace("TLS_AKE_WITH_", "TLS_") for n in names
-                ]
-            views[f"{address}:{port.get('portid')}"] = view
-    return views
+    return {
+        target: seen.cipher_lists()
+        for target, seen in ssl_enum_ciphers(nmap, datadir, addresses, ports).items()
+    }
 
 
 # --------------------------------------------------------------- connection counting
@@ -248,11 +218,11 @@ def measure_endpoint(nmap: str, workdir: Path, endpoint: Endpoint, repeat: int) 
     prober_connections = count_connections(lambda port: run_prober(f"127.0.0.1:{port}"), endpoint)
 
     def nmap_through(port: int) -> None:
-        run_nmap(nmap, nmap_services(relay_dir / str(port), {port}), ["127.0.0.1"], {port})
+        run_nmap(nmap, services_datadir(relay_dir / str(port), {port}), ["127.0.0.1"], {port})
 
     nmap_connections = count_connections(nmap_through, endpoint)
 
-    datadir = nmap_services(workdir / f"direct-{endpoint.port}", {endpoint.port})
+    datadir = services_datadir(workdir / f"direct-{endpoint.port}", {endpoint.port})
     prober_runs: list[float] = []
     nmap_runs: list[float] = []
     views: dict[str, Any] = {}
@@ -286,7 +256,7 @@ def measure_endpoint(nmap: str, workdir: Path, endpoint: Endpoint, repeat: int) 
 
 def measure_fleet(nmap: str, workdir: Path, endpoints: list[Endpoint], repeat: int) -> dict[str, Any]:
     ports = {e.port for e in endpoints}
-    datadir = nmap_services(workdir / "fleet", ports)
+    datadir = services_datadir(workdir / "fleet", ports)
     addresses = sorted({e.address for e in endpoints})
     prober_runs, nmap_runs = [], []
     for index in range(repeat):
@@ -310,7 +280,7 @@ def measure_nmap_startup(nmap: str, workdir: Path, repeat: int) -> float:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again before nmap runs
-    datadir = nmap_services(workdir / "startup", {port})
+    datadir = services_datadir(workdir / "startup", {port})
     return statistics.median(
         timed(lambda: run_nmap(nmap, datadir, ["127.0.0.1"], {port})) for _run in range(repeat)
     )

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,16 +25,9 @@ from typing import Any
 import pytest
 import yaml
 from ansible_collections.mssql.tls.plugins.plugin_utils.tds.probe import probe_endpoint
+from winlab.nmap_enum import ProtocolSeen, services_datadir, ssl_enum_ciphers
 from winlab.testing import PROFILES_DIR, RunningLab, running_lab
 
-# nmap's protocol names -> the prober's (Schannel key spelling).
-NMAP_PROTOCOLS = {
-    "SSLv3": "SSL 3.0",
-    "TLSv1.0": "TLS 1.0",
-    "TLSv1.1": "TLS 1.1",
-    "TLSv1.2": "TLS 1.2",
-    "TLSv1.3": "TLS 1.3",
-}
 INSTALL_HINT = "nmap is not installed (Debian: apt-get install -y nmap)"
 
 
@@ -50,40 +41,12 @@ def nmap_bin() -> str:
     return path
 
 
-def nmap_ssl_enum(
-    nmap: str, address: str, port: int, service: str, workdir: Path
-) -> dict[str, dict[str, Any]]:
-    """``{protocol: {"ciphers": [...], "preference": ...}}`` as nmap's ssl-enum-ciphers reports them."""
-    datadir = workdir / f"nmap-{address}-{port}-{service}"
-    datadir.mkdir()
-    (datadir / "nmap-services").write_text(f"{service}\t{port}/tcp\t0.5\n")
-    run = subprocess.run(
-        [nmap, "-Pn", "-n", "-p", str(port), "--datadir", str(datadir), "--script", "ssl-enum-ciphers",
-         "-oX", "-", address],
-        capture_output=True, text=True, timeout=180, check=True,
-    )  # fmt: skip
-    report = ET.fromstring(run.stdout)
-    state = report.find(f".//port[@portid='{port}']/state")
-    assert state is not None and state.get("state") == "open", run.stdout
-    script = report.find(".//script[@id='ssl-enum-ciphers']")
-    if script is None:  # nmap prints nothing when no hello was answered
-        return {}
-    seen = {}
-    for table in script.findall("table"):
-        names = [
-            nmap_suite_name(e.text) for e in table.findall("table[@key='ciphers']/table/elem[@key='name']")
-        ]
-        preference = table.find("elem[@key='cipher preference']")
-        seen[NMAP_PROTOCOLS[table.get("key")]] = {
-            "ciphers": names,
-            "preference": None if preference is None else preference.text,
-        }
-    return seen
-
-
-def nmap_suite_name(name: str) -> str:
-    # nmap 7.9x names the TLS 1.3 suites after an early draft: TLS_AKE_WITH_AES_128_GCM_SHA256.
-    return "TLS_" + name.removeprefix("TLS_AKE_WITH_") if name.startswith("TLS_AKE_WITH_") else name
+def nmap_ssl_enum(nmap: str, address: str, port: int, service: str, workdir: Path) -> dict[str, ProtocolSeen]:
+    """``{protocol: ProtocolSeen}`` as nmap's ssl-enum-ciphers reports them for one port."""
+    datadir = services_datadir(workdir / f"nmap-{address}-{port}-{service}", [port], service)
+    seen = ssl_enum_ciphers(nmap, datadir, [address], [port], timeout=180)[f"{address}:{port}"]
+    assert seen.state == "open", seen
+    return seen.protocols
 
 
 def enumeration_errors(result: dict[str, Any]) -> list[dict[str, str]]:
@@ -99,11 +62,11 @@ def prober_view(result: dict[str, Any]) -> dict[str, list[str]]:
     }
 
 
-def assert_same_view(result: dict[str, Any], nmap_seen: dict[str, dict[str, Any]]) -> None:
-    assert prober_view(result) == {label: seen["ciphers"] for label, seen in nmap_seen.items()}
+def assert_same_view(result: dict[str, Any], nmap_seen: dict[str, ProtocolSeen]) -> None:
+    assert prober_view(result) == {label: seen.ciphers for label, seen in nmap_seen.items()}
     for label, seen in nmap_seen.items():
         if result["suite_order"][label] == "server":
-            assert seen["preference"] == "server", label
+            assert seen.preference == "server", label
 
 
 @pytest.fixture(scope="module")
@@ -147,8 +110,8 @@ def test_expected_lists_are_not_empty_where_the_host_speaks_tls(crosscheck_lab, 
     address, port = lab_address(crosscheck_lab, "s5", "MSSQLSERVER")
     seen = nmap_ssl_enum(nmap_bin, address, port, "ms-sql-s", tmp_path)
     assert sorted(seen) == ["TLS 1.0", "TLS 1.1", "TLS 1.2"]
-    assert "TLS_DHE_RSA_WITH_AES_256_CBC_SHA" in seen["TLS 1.0"]["ciphers"]
-    assert len(seen["TLS 1.2"]["ciphers"]) > 10
+    assert "TLS_DHE_RSA_WITH_AES_256_CBC_SHA" in seen["TLS 1.0"].ciphers
+    assert len(seen["TLS 1.2"].ciphers) > 10
 
 
 def test_strict_path_matches_nmap_speaking_tls_first(crosscheck_lab, nmap_bin, tmp_path) -> None:

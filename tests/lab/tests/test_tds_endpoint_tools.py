@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import threading
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from test_tds_endpoint import ALL_TLS, WIN2019_SUITES, Host, base_state, free_port, make_certificate
+from winlab.nmap_enum import services_datadir, ssl_enum_ciphers
 from winlab.tds.listener import TdsEndpoints, start_tds_listeners
 from winlab.tds.state import ServerCertificate
 
@@ -109,39 +108,10 @@ def nmap_cipher_lists(port: int, workdir: Path) -> dict[str, list[str]]:
         if os.environ.get("CI"):
             pytest.fail("nmap is not installed (apt-get install -y nmap)")
         pytest.skip("nmap is not installed (apt-get install -y nmap)")
-    datadir = workdir / "nmap"
-    datadir.mkdir()
-    (datadir / "nmap-services").write_text(f"ms-sql-s\t{port}/tcp\t0.5\n")
-    run = subprocess.run(
-        [
-            "nmap",
-            "-Pn",
-            "-n",
-            "-p",
-            str(port),
-            "--datadir",
-            str(datadir),
-            "--script",
-            "ssl-enum-ciphers",
-            "-oX",
-            "-",
-            "127.0.0.1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    script = ET.fromstring(run.stdout).find(".//script[@id='ssl-enum-ciphers']")
-    lists: dict[str, list[str]] = {}
-    if script is None:  # nmap prints nothing when no handshake got anywhere
-        return lists
-    for protocol in script.findall("table"):
-        names = [e.text for e in protocol.findall("table[@key='ciphers']/table/elem[@key='name']")]
-        preference = protocol.find("elem[@key='cipher preference']")
-        assert preference is not None and preference.text == "server"
-        lists[protocol.get("key")] = names
-    return lists
+    seen = ssl_enum_ciphers("nmap", services_datadir(workdir / "nmap", [port]), ["127.0.0.1"], [port], 120)
+    protocols = seen[f"127.0.0.1:{port}"].protocols
+    assert all(p.preference == "server" for p in protocols.values()), protocols
+    return {label: p.ciphers for label, p in protocols.items()}
 
 
 def test_nmap_lists_the_effective_suites_in_server_order(tds_lab, tmp_path):
@@ -175,9 +145,9 @@ def test_nmap_lists_the_effective_suites_in_server_order(tds_lab, tmp_path):
         "TLS_DHE_RSA_WITH_AES_256_CBC_SHA",
     ]
     assert nmap_cipher_lists(host.state.tcp_port, tmp_path) == {
-        "TLSv1.0": legacy,
-        "TLSv1.1": legacy,
-        "TLSv1.2": tls12,
+        "TLS 1.0": legacy,
+        "TLS 1.1": legacy,
+        "TLS 1.2": tls12,
     }
 
 
@@ -188,9 +158,9 @@ def test_nmap_sees_tls12_only_without_dhe_after_remediation(tds_lab, tmp_path):
         server_versions=frozenset({0x0303}),
     )
     lists = nmap_cipher_lists(host.state.tcp_port, tmp_path)
-    assert list(lists) == ["TLSv1.2"]
-    assert not [s for s in lists["TLSv1.2"] if "DHE_RSA" in s and "ECDHE" not in s]
-    assert lists["TLSv1.2"][:2] == [
+    assert list(lists) == ["TLS 1.2"]
+    assert not [s for s in lists["TLS 1.2"] if "DHE_RSA" in s and "ECDHE" not in s]
+    assert lists["TLS 1.2"][:2] == [
         "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
         "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
     ]
