@@ -51,7 +51,6 @@ for _path in (REPO / ".ansible" / "collections", REPO / "tests" / "lab"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-import yaml  # noqa: E402
 from ansible_collections.mssql.tls.plugins.plugin_utils.tds.probe import probe_endpoint, probe_many  # noqa: E402
 from winlab.nmap_enum import services_datadir, ssl_enum_ciphers  # noqa: E402
 from winlab.testing import PROFILES_DIR, running_lab  # noqa: E402
@@ -286,15 +285,6 @@ def measure_nmap_startup(nmap: str, workdir: Path, repeat: int) -> float:
     )
 
 
-def lab_endpoints(inventory: Path) -> list[Endpoint]:
-    hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["windows"]["hosts"]
-    return [
-        Endpoint(name, instance["name"], host["ansible_host"], instance["port"])
-        for name, host in hosts.items()
-        for instance in host["mssql_tls_instances"]
-    ]
-
-
 def reachable(endpoint: Endpoint) -> bool:
     try:
         socket.create_connection((endpoint.address, endpoint.port), timeout=2).close()
@@ -356,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     profiles = [PROFILES_DIR / f"{name}.yml" for name in args.profiles] if args.profiles else [PROFILES_DIR]
 
     with tempfile.TemporaryDirectory(prefix="bench-nmap-") as scratch, running_lab(profiles) as lab:
-        endpoints = lab_endpoints(lab.inventory)
+        endpoints = [Endpoint(*endpoint) for endpoint in lab.sql_endpoints()]
         skipped = [e for e in endpoints if not reachable(e)]  # e.g. the passive node of a cluster
         endpoints = [e for e in endpoints if e not in skipped]
         figures = [measure_endpoint(args.nmap, Path(scratch), e, args.repeat) for e in endpoints]

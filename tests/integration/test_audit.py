@@ -6,17 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from .ansible_run import REPO, run_playbook
 
 AUDIT = REPO / "playbooks" / "audit.yml"
 GATHER_OPS_PER_HOST = 1
-
-
-def expected_scenarios(inventory: Path) -> dict[str, list[int]]:
-    hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["windows"]["hosts"]
-    return {name: sorted(v["winlab_expect_scenarios"]) for name, v in hosts.items()}
 
 
 def audit(lab, report_dir: Path, *extra: str):
@@ -47,7 +41,7 @@ def test_check_mode_audit_writes_all_four_report_files(english_audit) -> None:
 
 def test_every_profile_yields_exactly_its_expected_scenarios(lab, english_audit) -> None:
     found = {h["name"]: h["scenarios"] for h in english_audit["report"]["hosts"]}
-    assert found == expected_scenarios(lab.inventory)
+    assert found == lab.expected_scenarios()
 
 
 def test_the_compliant_host_has_no_finding_at_all(english_audit) -> None:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
+from winlab.testing import RunningLab
 
 from .ansible_run import REPO
 
@@ -43,11 +43,10 @@ WIN2019_TLS12_RSA = [
 ]
 
 
-def lab_endpoint(inventory: Path, host: str, instance: str = "MSSQLSERVER") -> str:
-    """``address:port`` of a lab host's SQL instance, from the inventory the lab wrote."""
-    hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["windows"]["hosts"]
-    port = next(i["port"] for i in hosts[host]["mssql_tls_instances"] if i["name"] == instance)
-    return f"{hosts[host]['ansible_host']}:{port}"
+def lab_endpoint(lab: RunningLab, host: str, instance: str = "MSSQLSERVER") -> str:
+    """``address:port`` of a lab host's SQL instance, as the lab's inventory gives it."""
+    address, port = lab.sql_endpoint(host, instance)
+    return f"{address}:{port}"
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -71,7 +70,7 @@ def probe_json(target: str, out: Path, *args: str) -> tuple[subprocess.Completed
 
 
 def test_scenario3_instance_lists_its_tls_dhe_suites(lab, tmp_path: Path) -> None:
-    target = lab_endpoint(lab.inventory, "s3")
+    target = lab_endpoint(lab, "s3")
 
     proc, result = probe_json(target, tmp_path / "s3.json", "--mode", "tds")
 
@@ -100,7 +99,7 @@ def test_scenario3_instance_lists_its_tls_dhe_suites(lab, tmp_path: Path) -> Non
 
 
 def test_tls10_only_client_is_reset_by_the_scenario1_instance(lab, tmp_path: Path) -> None:
-    target = lab_endpoint(lab.inventory, "s1")
+    target = lab_endpoint(lab, "s1")
 
     proc, result = probe_json(target, tmp_path / "s1.json")
 
@@ -117,7 +116,7 @@ def test_tls10_only_client_is_reset_by_the_scenario1_instance(lab, tmp_path: Pat
 
 
 def test_judges_only_the_requested_profiles(lab, tmp_path: Path) -> None:
-    target = lab_endpoint(lab.inventory, "s5")
+    target = lab_endpoint(lab, "s5")
 
     result = probe_json(target, tmp_path / "s5.json", "--profile", "snac11-unpatched", "--profile", "odbc18")[
         1

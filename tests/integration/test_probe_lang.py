@@ -65,7 +65,7 @@ def test_probe_playbook_prints_the_clients_view_in_japanese(make_lab) -> None:
     s1 = dict(zip(JA_COLUMNS, cells(s1_row), strict=True))
     s3 = dict(zip(JA_COLUMNS, cells(s3_row), strict=True))
     assert (s1["エンドポイント"], s1["インスタンス"], s1["モード"]) == (
-        lab_endpoint(lab.inventory, "s1"),
+        lab_endpoint(lab, "s1"),
         "MSSQLSERVER",
         "tds",
     )
@@ -74,7 +74,7 @@ def test_probe_playbook_prints_the_clients_view_in_japanese(make_lab) -> None:
     assert (s3["プロトコル"], s3["TLS_DHE"], s3["証明書の拇印アルゴリズム"]) == ("TLS 1.2", "あり", "sha256")
 
     clients = task_messages(proc.stdout, "Show what each client profile sees")
-    assert clients["s1"][0] == f"{lab_endpoint(lab.inventory, 's1')} (MSSQLSERVER) tds:"
+    assert clients["s1"][0] == f"{lab_endpoint(lab, 's1')} (MSSQLSERVER) tds:"
     snac = profile_line(clients["s1"], "snac11-unpatched")
     assert re.fullmatch(rf"  snac11-unpatched +接続不可  {re.escape(JA_RESET_TLS10)}", snac), snac
     # s3: the 2012 R2 client picks the server's TLS_DHE suite and gets the leading-zero warning
@@ -87,7 +87,7 @@ def test_probe_playbook_prints_the_clients_view_in_japanese(make_lab) -> None:
 
 def test_verify_changes_in_japanese_keep_their_machine_fields(make_lab, tmp_path: Path) -> None:
     lab = make_lab("s1", "s3")
-    s1, s3 = (lab_endpoint(lab.inventory, host) for host in ("s1", "s3"))
+    s1, s3 = (lab_endpoint(lab, host) for host in ("s1", "s3"))
     baselines = {"s1": probe_json(s1, tmp_path / "s1.json")[1], "s3": probe_json(s3, tmp_path / "s3.json")[1]}
     # As if the TLS_DHE suite had been enabled on s3 since the baseline was taken.
     baselines["s3"]["cipher_suites"]["TLS 1.2"].remove(DHE256)

@@ -235,7 +235,7 @@ def verify_run(inventory: Path, tmp_path: Path, baseline: dict[str, Any], **role
 
 def test_verify_shows_a_remediation_and_fails_on_a_regression(make_lab, tmp_path: Path) -> None:
     lab = make_lab("s3")
-    target = lab_endpoint(lab.inventory, "s3")
+    target = lab_endpoint(lab, "s3")
     execute = agent_executor(lab.inventory, "s3")
     before = probe_json(target, tmp_path / "before.json")[1]
 

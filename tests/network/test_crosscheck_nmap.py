@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from ansible_collections.mssql.tls.plugins.plugin_utils.tds.probe import probe_endpoint
 from winlab.nmap_enum import ProtocolSeen, services_datadir, ssl_enum_ciphers
 from winlab.testing import PROFILES_DIR, RunningLab, running_lab
@@ -76,12 +75,6 @@ def crosscheck_lab() -> Iterator[RunningLab]:
         yield lab
 
 
-def lab_address(lab: RunningLab, host: str, instance: str) -> tuple[str, int]:
-    hosts = yaml.safe_load(lab.inventory.read_text())["all"]["children"]["windows"]["hosts"]
-    port = next(i["port"] for i in hosts[host]["mssql_tls_instances"] if i["name"] == instance)
-    return hosts[host]["ansible_host"], port
-
-
 @pytest.mark.parametrize(
     ("host", "instance", "what"),
     [
@@ -96,7 +89,7 @@ def lab_address(lab: RunningLab, host: str, instance: str) -> tuple[str, int]:
 def test_tds_path_matches_nmap(
     crosscheck_lab, nmap_bin, tmp_path, host: str, instance: str, what: str
 ) -> None:
-    address, port = lab_address(crosscheck_lab, host, instance)
+    address, port = crosscheck_lab.sql_endpoint(host, instance)
 
     result = probe_endpoint(f"{address}:{port}", "tds", timeout=5, profiles=[])
     seen = nmap_ssl_enum(nmap_bin, address, port, "ms-sql-s", tmp_path)
@@ -107,7 +100,7 @@ def test_tds_path_matches_nmap(
 
 def test_expected_lists_are_not_empty_where_the_host_speaks_tls(crosscheck_lab, nmap_bin, tmp_path) -> None:
     """Guards the comparison above against two empty answers agreeing for the wrong reason."""
-    address, port = lab_address(crosscheck_lab, "s5", "MSSQLSERVER")
+    address, port = crosscheck_lab.sql_endpoint("s5")
     seen = nmap_ssl_enum(nmap_bin, address, port, "ms-sql-s", tmp_path)
     assert sorted(seen) == ["TLS 1.0", "TLS 1.1", "TLS 1.2"]
     assert "TLS_DHE_RSA_WITH_AES_256_CBC_SHA" in seen["TLS 1.0"].ciphers
@@ -115,7 +108,7 @@ def test_expected_lists_are_not_empty_where_the_host_speaks_tls(crosscheck_lab, 
 
 
 def test_strict_path_matches_nmap_speaking_tls_first(crosscheck_lab, nmap_bin, tmp_path) -> None:
-    address, port = lab_address(crosscheck_lab, "compliant", "MSSQLSERVER")
+    address, port = crosscheck_lab.sql_endpoint("compliant")
 
     result = probe_endpoint(f"{address}:{port}", "strict", timeout=5, profiles=[])
     seen = nmap_ssl_enum(nmap_bin, address, port, "https", tmp_path)

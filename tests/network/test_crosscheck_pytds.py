@@ -21,7 +21,6 @@ import OpenSSL.SSL
 import pytds
 import pytds.tls
 import pytest
-import yaml
 from ansible_collections.mssql.tls.plugins.plugin_utils.tds.probe import probe_endpoint
 from ansible_collections.mssql.tls.plugins.plugin_utils.tds.profiles import ClientProfile
 from ansible_collections.mssql.tls.plugins.plugin_utils.tds.suites import suite_by_openssl_name
@@ -34,11 +33,6 @@ from winlab.testing import PROFILES_DIR, RunningLab, running_lab
 def pytds_lab() -> Iterator[RunningLab]:
     with running_lab([PROFILES_DIR / "s3.yml", PROFILES_DIR / "s5.yml"]) as lab:
         yield lab
-
-
-def lab_target(lab: RunningLab, host: str) -> tuple[str, int]:
-    hosts = yaml.safe_load(lab.inventory.read_text())["all"]["children"]["windows"]["hosts"]
-    return hosts[host]["ansible_host"], hosts[host]["mssql_tls_instances"][0]["port"]
 
 
 def pytds_handshake(
@@ -108,7 +102,7 @@ def pytds_profile(offered_openssl_names: list[str]) -> ClientProfile:
 def test_pytds_negotiates_the_suite_the_prober_predicts(
     pytds_lab, pki, monkeypatch, host: str, cipher_list: str | None, expected_suite: str
 ) -> None:
-    address, port = lab_target(pytds_lab, host)
+    address, port = pytds_lab.sql_endpoint(host)
     result = probe_endpoint(f"{address}:{port}", "tds", timeout=5, profiles=[])
 
     protocol, negotiated, offered = pytds_handshake(

@@ -133,6 +133,35 @@ class RunningLab:
     inventory: Path
     hosts: dict[str, HostAddress]
 
+    # ---- what the lab wrote into its inventory, as a playbook sees it
+
+    def windows_group(self) -> dict[str, Any]:
+        """The inventory's ``windows`` group: ``hosts`` (with their host vars) and ``vars``."""
+        return inventory_windows_group(self.inventory)
+
+    def expected_scenarios(self) -> dict[str, list[int]]:
+        """Each host's hand-written ``expect_scenarios``, sorted."""
+        hosts = self.windows_group()["hosts"]
+        return {name: sorted(host["winlab_expect_scenarios"]) for name, host in hosts.items()}
+
+    def sql_endpoints(self) -> list[tuple[str, str, str, int]]:
+        """``(host, instance, address, port)`` of every SQL instance's TDS endpoint."""
+        hosts = self.windows_group()["hosts"]
+        return [
+            (name, instance["name"], host["ansible_host"], instance["port"])
+            for name, host in hosts.items()
+            for instance in host["mssql_tls_instances"]
+        ]
+
+    def sql_endpoint(self, host: str, instance: str = "MSSQLSERVER") -> tuple[str, int]:
+        """``(address, port)`` of one instance's TDS endpoint."""
+        for name, instance_name, address, port in self.sql_endpoints():
+            if (name, instance_name) == (host, instance):
+                return address, port
+        raise KeyError(f"no SQL instance {instance!r} on lab host {host!r}")
+
+    # ---- the control routes
+
     def stats(self) -> dict[str, dict[str, Any]]:
         return {name: control_request(host, "GET", "stats") for name, host in self.hosts.items()}
 
@@ -151,6 +180,10 @@ class RunningLab:
 
     def state(self, host: str) -> dict[str, Any]:
         return control_request(self.hosts[host], "GET", "state")
+
+
+def inventory_windows_group(inventory: Path) -> dict[str, Any]:
+    return yaml.safe_load(Path(inventory).read_text())["all"]["children"]["windows"]
 
 
 def lab_command(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
@@ -247,7 +280,7 @@ def winrm_command_runner(inventory: Path, host: str) -> Callable[[str, bytes], t
     """
     import winrm  # pywinrm: a test dependency, not one of the lab's
 
-    windows = yaml.safe_load(Path(inventory).read_text())["all"]["children"]["windows"]
+    windows = inventory_windows_group(inventory)
     address, settings = windows["hosts"][host], windows["vars"]
     protocol = winrm.Protocol(
         endpoint=f"http://{address['ansible_host']}:{address['ansible_port']}/wsman",
