@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 
 from ansible.plugins.action import ActionBase
-from ansible_collections.mssql.tls.plugins.plugin_utils.agent.client import agent_script
+from ansible_collections.mssql.tls.plugins.plugin_utils.agent.client import agent_script, script_digest
 from ansible_collections.mssql.tls.plugins.plugin_utils.agent.ops import op
 from ansible_collections.mssql.tls.plugins.plugin_utils.ansible_adapter import run_agent_batch
 from ansible_collections.mssql.tls.plugins.plugin_utils.host_identity import (
@@ -47,11 +46,7 @@ class ActionModule(ActionBase):
             changed=False,
             ping=args["data"],
             elapsed_ms=elapsed_ms,
-            agent={"protocol": batch.raw.get("v"), "sha256": _agent_digest()},
+            agent={"protocol": batch.raw.get("v"), "sha256": script_digest(agent_script())},
             host=host_identity(os_info, current_version),
         )
         return result
-
-
-def _agent_digest() -> str:
-    return hashlib.sha256(agent_script()).hexdigest()

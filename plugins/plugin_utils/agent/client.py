@@ -87,9 +87,13 @@ def agent_script() -> bytes:
     return AGENT_PATH.read_bytes()
 
 
+def script_digest(script: bytes) -> str:
+    """The SHA-256 the bootstrap requires of the agent script before it runs it."""
+    return hashlib.sha256(script).hexdigest()
+
+
 def bootstrap_script(script: bytes) -> str:
-    digest = hashlib.sha256(script).hexdigest()
-    return BOOTSTRAP_MARKER + "\n" + _BOOTSTRAP_TEMPLATE.replace("__AGENT_SHA256__", digest)
+    return BOOTSTRAP_MARKER + "\n" + _BOOTSTRAP_TEMPLATE.replace("__AGENT_SHA256__", script_digest(script))
 
 
 def encode_powershell(script: str) -> str:
