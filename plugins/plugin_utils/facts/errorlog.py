@@ -5,6 +5,29 @@ encryption", load failures) and 14a (17830 with network error code 0x2746 =
 WSAECONNRESET and its login timings, 17197 login timeouts). A 17830 event is
 written as an "Error: 17830, Severity: 20, State: n." line followed by its message;
 both are counted as one event.
+
+Each 0x2746 line is classified by where its login time went (``classify_login``;
+reference 14a "Reading the timings" (inference); the use of the extended form's split
+and the thresholds are this module's choice (inference)). Both message forms are
+parsed: the short one ("total, enqueued, network writes, network reads, establishing
+SSL, negotiating SSPI, validating login, including user-defined login processing")
+and the extended one of newer builds that also splits SSL and SSPI time ("network
+reads during SSL", "network writes during SSL", "secure calls during SSL", "enqueued
+during SSL", the same four for SSPI).
+
+- queue = enqueued + enqueued during SSL + enqueued during SSPI (waiting for a
+  worker, wherever it happened; the short form has only ``enqueued``);
+- ssl = establishing SSL - enqueued during SSL (the handshake itself);
+- rest = the remainder of max(total, sum of the parts): network reads/writes outside
+  SSL, SSPI, login validation, time not itemised.
+
+In this order: ``client_reset`` when there is no ssl time and total <= 10 ms (the
+client opened and closed the socket: all zeros, or a few ms of queueing); otherwise
+``tls_handshake`` when ssl > 0 and ssl >= queue and ssl >= rest (evidence for
+scenarios 1-5, not for 6); otherwise ``starvation`` when queue >= 1000 ms and queue
+is at least half of the time (login/worker starvation: scenario 6 on SQL Server 2017
+and earlier, reference 14); otherwise ``other`` (slow client or network reads, SSPI,
+login validation, short queueing, a line without timings).
 """
 
 from __future__ import annotations
@@ -31,7 +54,6 @@ _LOAD_PROBLEM = re.compile(
 _HEADER = re.compile(r"Error: (17830|17197), Severity")
 _NETWORK_ERROR = re.compile(r"Network error code (0x[0-9A-Fa-f]+) occurred while establishing a connection")
 _LOGIN_TIMEOUT = re.compile(r"Login failed due to timeout")
-_TIMING = re.compile(r"\b(total|enqueued|establishing SSL) (\d+) ms")
 WSAECONNRESET = 0x2746
 
 
@@ -59,9 +81,59 @@ def load_problems(lines: Iterable[str]) -> list[str]:
     return [line.strip() for line in lines if _LOAD_PROBLEM.search(line)]
 
 
+# 17830 login timings (reference 14a): both message forms, classified as the module
+# docstring says.
+LOGIN_CLASSES = ("starvation", "tls_handshake", "client_reset", "other")
+CLIENT_RESET_MAX_MS = 10
+STARVATION_MIN_MS = 1000
+_TIMINGS_START = re.compile(r"Time spent during login:")
+_TIMING_FIELD = re.compile(r"([A-Za-z][A-Za-z -]*?) (\d+) ms")
+
+
+def login_timings(line: str) -> dict[str, int]:
+    """The "<field> <n> ms" pairs of a 17830 message, by field name ({} without timings)."""
+    start = _TIMINGS_START.search(line)
+    if not start:
+        return {}
+    text = line[start.end() :].split("[CLIENT:", 1)[0]
+    return {name.strip(): int(ms) for name, ms in _TIMING_FIELD.findall(text)}
+
+
+def login_split(timings: dict[str, int]) -> dict[str, int]:
+    """Total, queue (waiting for a worker), ssl (the handshake itself) and rest, in ms."""
+    enqueued_ssl = timings.get("enqueued during SSL", 0)
+    enqueued_sspi = timings.get("enqueued during SSPI", 0)
+    queue = timings.get("enqueued", 0) + enqueued_ssl + enqueued_sspi
+    ssl = max(0, timings.get("establishing SSL", 0) - enqueued_ssl)
+    measured = (
+        timings.get("network writes", 0)
+        + timings.get("network reads", 0)
+        + max(0, timings.get("negotiating SSPI", 0) - enqueued_sspi)
+        + timings.get("validating login", 0)
+    )
+    whole = max(timings.get("total", 0), queue + ssl + measured)
+    return {"total": whole, "queue": queue, "ssl": ssl, "rest": whole - queue - ssl}
+
+
+def classify_login(timings: dict[str, int]) -> str:
+    """One of LOGIN_CLASSES for the timings of one 17830 line (rule: module docstring)."""
+    if "total" not in timings:
+        return "other"
+    split = login_split(timings)
+    total, queue, ssl, rest = split["total"], split["queue"], split["ssl"], split["rest"]
+    if ssl == 0 and total <= CLIENT_RESET_MAX_MS:
+        return "client_reset"
+    if ssl > 0 and ssl >= queue and ssl >= rest:
+        return "tls_handshake"
+    if queue >= STARVATION_MIN_MS and 2 * queue >= total:
+        return "starvation"
+    return "other"
+
+
 def evidence(lines: Iterable[str]) -> dict[str, Any]:
     counts = {"17830": 0, "17830_0x2746": 0, "17197": 0}
     sums = {"total": 0, "enqueued": 0, "establishing SSL": 0}
+    classes = {name: {"count": 0, "total_ms": 0, "queue_ms": 0, "ssl_ms": 0} for name in LOGIN_CLASSES}
     pending: str | None = None  # an "Error: n" header waiting for its message line
     for line in lines:
         header = _HEADER.search(line)
@@ -75,8 +147,15 @@ def evidence(lines: Iterable[str]) -> dict[str, Any]:
             counts["17830"] += 1
             if int(network[1], 16) == WSAECONNRESET:
                 counts["17830_0x2746"] += 1
-                for name, ms in _TIMING.findall(line):
-                    sums[name] += int(ms)
+                timings = login_timings(line)
+                for name in sums:
+                    sums[name] += timings.get(name, 0)
+                split = login_split(timings)
+                entry = classes[classify_login(timings)]
+                entry["count"] += 1
+                entry["total_ms"] += split["total"]
+                entry["queue_ms"] += split["queue"]
+                entry["ssl_ms"] += split["ssl"]
             pending = None if pending == "17830" else pending
             continue
         if _LOGIN_TIMEOUT.search(line):
@@ -94,4 +173,5 @@ def evidence(lines: Iterable[str]) -> dict[str, Any]:
             "enqueued": sums["enqueued"],
             "establishing_ssl": sums["establishing SSL"],
         },
+        "classes_10054": classes,
     }

@@ -56,6 +56,45 @@ def loaded_line(thumbprint: str) -> str:
     )
 
 
+def login_error_lines(
+    total: int = 0,
+    enqueued: int = 0,
+    ssl: int = 0,
+    *,
+    network_reads: int = 0,
+    sspi: int = 0,
+    during_ssl: dict[str, int] | None = None,
+    code: str = "0x2746",
+    client: str = "10.0.0.21",
+) -> list[str]:
+    """One ERRORLOG 17830 event (header and message, reference 14a). ``during_ssl`` (keys
+    ``reads``, ``writes``, ``secure_calls``, ``enqueued``) selects the extended form of
+    newer builds, which also splits the SSL and SSPI time."""
+    at = "2026-11-29 14:02:11.41 Logon       "
+    ssl_split = ""
+    sspi_split = ""
+    if during_ssl is not None:
+        ssl_split = (
+            f"network reads during SSL {during_ssl.get('reads', 0)} ms, "
+            f"network writes during SSL {during_ssl.get('writes', 0)} ms, "
+            f"secure calls during SSL {during_ssl.get('secure_calls', 0)} ms, "
+            f"enqueued during SSL {during_ssl.get('enqueued', 0)} ms, "
+        )
+        sspi_split = (
+            "network reads during SSPI 0 ms, network writes during SSPI 0 ms, "
+            "secure calls during SSPI 0 ms, enqueued during SSPI 0 ms, "
+        )
+    return [
+        f"{at}Error: 17830, Severity: 20, State: 11.",
+        f"{at}Network error code {code} occurred while establishing a connection; the connection has been "
+        "closed. This may have been caused by client or server login timeout expiration. Time spent during "
+        f"login: total {total} ms, enqueued {enqueued} ms, network writes 0 ms, "
+        f"network reads {network_reads} ms, establishing SSL {ssl} ms, {ssl_split}"
+        f"negotiating SSPI {sspi} ms, {sspi_split}validating login 0 ms, "
+        f"including user-defined login processing 0 ms. [CLIENT: {client}]",
+    ]
+
+
 # --- typed registry values and nodes ------------------------------------------------------------
 def dword(value: int) -> dict[str, Any]:
     """As the agent sends it: signed 32-bit (0xffffffff -> -1)."""
