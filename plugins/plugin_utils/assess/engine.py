@@ -70,6 +70,7 @@ def assess(facts: Mapping[str, Any], lang: str = "en", **options: Any) -> list[d
         *rules_certificates.certificate_health_findings(facts, lang, opts["expiry_warning_days"]),
         *rules_certificates.binding_findings(facts, lang),
         *rules_load.login_starvation_findings(facts, lang),
+        *rules_load.login_error_findings(facts, lang),
         *rules_host.dotnet_findings(facts, lang),
         *rules_host.fips_findings(facts, lang),
         *rules_host.schannel_event_findings(facts, lang),

@@ -41,6 +41,7 @@ RULES: dict[str, Rule] = {
         Rule("sql_no_tls12", None, "medium", None),
         Rule("driver_no_tls12", None, "low", None, ("mdac",)),
         Rule("dotnet_strong_crypto_off", None, "low", "tls12"),
+        Rule("weak_certificate_auto_pick_candidate", None, "medium", "weak_certificates"),
         Rule("cert_sha1_signature", None, "low", None),
         Rule("cert_expiring", None, "medium", None),
         Rule("cert_no_private_key", None, "high", None),
@@ -53,6 +54,7 @@ RULES: dict[str, Rule] = {
         Rule("cipher_policy_too_long", None, "medium", "cipher_suites"),
         Rule("fips_enabled", None, "low", None),
         Rule("schannel_events", None, "low", None),
+        Rule("login_errors_10054", None, "low", None),
     )
 }
 CHECK_IDS = tuple(RULES)

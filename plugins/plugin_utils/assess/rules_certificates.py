@@ -4,6 +4,15 @@ Only certificates SQL Server uses matter: the one it loaded (ERRORLOG), the one 
 SuperSocketNetLib\\Certificate, or, with no binding, the ones it could auto-pick.
 MD5, SHA224 and SHA512 signatures are scenario 4; SHA1 is a warning; SQL Server's
 self-generated certificate is never the cause (reference/sqlserver-tls.md 3-5).
+
+A weak certificate that is only an auto-pick candidate, on instances whose ERRORLOG
+shows that the last start loaded something else, is not what SQL Server uses: it is
+reported as ``weak_certificate_auto_pick_candidate`` (latent risk, no scenario, fixed
+by the same role). "Something else" is the self-generated certificate or another
+certificate that is still a candidate of that instance (SQL Server preferred it over
+this one). The choice among candidates is undocumented (reference 3), so when the log
+says nothing about the last start, or the certificate it loaded is no longer a
+candidate (the next start chooses again), the candidate stays scenario 4.
 """
 
 from __future__ import annotations
@@ -17,6 +26,32 @@ from .findings import Term, Usage, make_finding
 
 def _usage(entries: list[tuple[str, str]]) -> list[Usage]:
     return [Usage(instance, role) for instance, role in entries]
+
+
+def _loaded_instead(instance: Mapping[str, Any], thumbprint: str) -> Any:
+    """What this instance loaded at its last start instead of auto-picking ``thumbprint``:
+    the self-generated certificate or another candidate; None when that is not known."""
+    cert = instance["certificate"]
+    loaded = cert["loaded"]
+    if loaded.get("line") is None:
+        return None  # ERRORLOG says nothing about the last start
+    if loaded.get("self_generated"):
+        return Term("term.self_generated")
+    other = loaded.get("thumbprint")
+    if other and other != thumbprint and other in (cert.get("auto_pick_candidates") or []):
+        return other
+    return None
+
+
+def _latent_auto_pick(facts: view.Facts, thumbprint: str, entries: list[tuple[str, str]]) -> list | None:
+    """What was loaded instead, when every use of the certificate is a latent auto-pick."""
+    if any(role != "auto_pick" for _name, role in entries):
+        return None
+    by_name = {instance["name"]: instance for instance in view.instances(facts)}
+    instead = [_loaded_instead(by_name[name], thumbprint) for name, _role in entries]
+    if any(label is None for label in instead):
+        return None
+    return list(dict.fromkeys(instead))
 
 
 def weak_hash_findings(facts: view.Facts, lang: str) -> list[dict[str, Any]]:
@@ -33,7 +68,19 @@ def weak_hash_findings(facts: view.Facts, lang: str) -> list[dict[str, Any]]:
             "subject": cert["subject"],
             "usage": _usage(entries),
         }
-        if cert["signature_hash_class"] == "weak":
+        weak = cert["signature_hash_class"] == "weak"
+        latent = _latent_auto_pick(facts, thumbprint, entries) if weak else None
+        if latent is not None:
+            findings.append(
+                make_finding(
+                    "weak_certificate_auto_pick_candidate",
+                    lang,
+                    hash=cert["signature_hash"].upper(),
+                    loaded=latent,
+                    **common,
+                )
+            )
+        elif weak:
             still_chosen = bool(roles & {"bound", "auto_pick"})
             findings.append(
                 make_finding(

@@ -48,8 +48,10 @@ def troubled_2022_host():
         Instance(
             name="HR", id="MSSQL16.HR", certificate=thumbprint(sha1).lower(), errorlog=[SELF_GENERATED_LINE]
         ),
+        # nothing bound, self-generated loaded: a SHA512 candidate is a latent risk, not scenario 4
+        Instance(name="REPORTS", id="MSSQL16.REPORTS", certificate="", errorlog=[SELF_GENERATED_LINE]),
     ]
-    host.certificates = [cert_entry(sha1, has_private_key=False)]
+    host.certificates = [cert_entry(sha1, has_private_key=False), cert_entry(make_cert(hash_name="sha512"))]
     return host
 
 

@@ -15,11 +15,13 @@ from ansible_collections.mssql.tls.tests.unit.facts.winhost import (
     SELF_GENERATED_LINE,
     WS2012R2,
     WS2019,
+    Instance,
     compliant_2022_host,
     dword,
     facts_of,
     key,
     loaded_line,
+    login_error_lines,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -256,10 +258,72 @@ def test_a_sha512_certificate_bound_to_sql_server_is_scenario_4_for_the_weak_cer
     ]
 
 
-def test_an_md5_certificate_sql_server_would_pick_by_itself_is_scenario_4():
+def test_an_md5_certificate_sql_could_pick_is_scenario_4_when_errorlog_is_silent_about_the_last_start():
     host = with_certificate(compliant_2022_host(), make_cert(hash_name="md5"), bind=False, loaded=False)
+    host.instances[0].errorlog = []  # we cannot tell what the last start loaded
     s4 = by_id(findings(host), "s4.weak_certificate_hash")
     assert s4["data"]["usage"] == [{"instance": "MSSQLSERVER", "role": "auto_pick"}]
+    assert "weak_certificate_auto_pick_candidate" not in ids(findings(host))
+
+
+def renewed_host(loaded_good=True, good_in_store=True):
+    """Nothing bound; a SHA256 certificate and an older SHA512 one are both eligible."""
+    good = make_cert(hash_name="sha256", serial=2002)
+    weak = make_cert(hash_name="sha512", serial=2001, not_after=dt.datetime(2027, 6, 1, tzinfo=dt.UTC))
+    host = compliant_2022_host()
+    instance = host.instances[0]
+    instance.certificate = ""
+    instance.errorlog = [loaded_line(thumbprint(good)) if loaded_good else SELF_GENERATED_LINE]
+    host.certificates = [cert_entry(weak), *([cert_entry(good)] if good_in_store else [])]
+    return host, thumbprint(good).lower(), thumbprint(weak).lower()
+
+
+def test_a_sha512_certificate_sql_could_auto_pick_while_it_loaded_another_good_one_is_a_latent_risk():
+    host, good, weak = renewed_host()
+    found = findings(host)
+    assert scenarios_of(found) == []
+    latent = by_id(found, "weak_certificate_auto_pick_candidate")
+    assert (latent["scenario"], latent["severity"], latent["fixable_by"]) == (
+        None,
+        "medium",
+        "weak_certificates",
+    )
+    assert (latent["target"], latent["data"]["hash"], latent["data"]["loaded"]) == (weak, "SHA512", [good])
+    assert latent["data"]["usage"] == [{"instance": "MSSQLSERVER", "role": "auto_pick"}]
+    assert ids(found) == ["weak_certificate_auto_pick_candidate"]
+    ja = by_id(findings(host, "ja"), "weak_certificate_auto_pick_candidate")
+    assert "拇印アルゴリズム" in ja["title"] and ja["data"] == latent["data"]
+
+
+def test_a_weak_candidate_while_sql_loaded_its_self_generated_certificate_is_latent_too():
+    host = with_certificate(compliant_2022_host(), make_cert(hash_name="md5"), bind=False, loaded=False)
+    found = findings(host)
+    assert scenarios_of(found) == []
+    latent = by_id(found, "weak_certificate_auto_pick_candidate")
+    assert latent["data"]["loaded"] == ["term.self_generated"]
+    assert "the self-generated certificate" in latent["evidence"]
+
+
+def test_a_weak_candidate_stays_scenario_4_when_the_certificate_sql_loaded_is_no_longer_eligible():
+    host, _good, weak = renewed_host(good_in_store=False)  # the next start chooses again
+    found = findings(host)
+    assert scenarios_of(found) == [4]
+    assert by_id(found, "s4.weak_certificate_hash")["target"] == weak
+    assert "sql_restart_pending_certificate" in ids(found)
+
+
+def test_a_weak_certificate_bound_to_one_instance_and_only_a_candidate_of_another_is_scenario_4():
+    host, _good, weak = renewed_host()
+    host.instances.append(
+        Instance(name="HR", id="MSSQL16.HR", certificate=weak, errorlog=[loaded_line(weak)], port="14331")
+    )
+    found = findings(host)
+    assert scenarios_of(found) == [4]
+    s4 = by_id(found, "s4.weak_certificate_hash")
+    assert {"instance": "MSSQLSERVER", "role": "auto_pick"} in s4["data"]["usage"]
+    assert {"instance": "HR", "role": "bound"} in s4["data"]["usage"]
+    assert s4["fixable_by"] == "weak_certificates"
+    assert "weak_certificate_auto_pick_candidate" not in ids(found)
 
 
 def test_sha224_and_rsassa_pss_with_sha512_are_weak_too():
@@ -306,6 +370,11 @@ RESET = (
     "network reads 0 ms, establishing SSL 2 ms, negotiating SSPI 0 ms, validating login 0 ms, including "
     "user-defined login processing 0 ms."
 )
+TIMEOUT_17197 = [
+    "2026-11-29 14:05:00.10 Logon       Error: 17197, Severity: 20, State: 1.",
+    "2026-11-29 14:05:00.10 Logon       Login failed due to timeout; the connection has been closed. "
+    "This error may indicate heavy server load. [CLIENT: 10.0.0.22]",
+]
 
 
 def sql_host(version, instance_id, lines=(), events=None):
@@ -315,25 +384,88 @@ def sql_host(version, instance_id, lines=(), events=None):
     return host
 
 
-def test_sql_2017_with_17830_resets_in_its_errorlog_is_scenario_6():
-    found = findings(sql_host("14.0.3465.1", "MSSQL14.MSSQLSERVER", [RESET] * 3))
+def sql_2017(*lines, events=None):
+    return sql_host("14.0.3465.1", "MSSQL14.MSSQLSERVER", lines, events)
+
+
+def test_sql_2017_with_17830_resets_mostly_enqueued_is_scenario_6():
+    found = findings(sql_2017(*[RESET] * 3))
     s6 = by_id(found, "s6.login_starvation_risk")
-    assert (s6["data"]["errors_10054"], s6["data"]["enqueued_ms"], s6["fixable_by"]) == (3, 14970, None)
+    assert (s6["data"]["errors_10054"], s6["data"]["starvation"], s6["fixable_by"]) == (3, 3, None)
+    assert s6["data"]["enqueued_ms"] == 14970
     assert scenarios_of(found) == [6]
+    assert by_id(found, "login_errors_10054")["data"]["starvation"] == 3
 
 
-def test_sql_2019_with_the_same_evidence_is_not_scenario_6():
-    assert findings(sql_host("15.0.4345.5", "MSSQL15.MSSQLSERVER", [RESET] * 3)) == []
+def test_a_sql_2019_instance_with_17830_lines_mostly_enqueued_gets_the_per_class_finding_and_no_scenario_6():
+    found = findings(sql_host("15.0.4345.5", "MSSQL15.MSSQLSERVER", [RESET] * 3))
+    assert scenarios_of(found) == []
+    (finding,) = found
+    assert (finding["id"], finding["scenario"], finding["severity"]) == ("login_errors_10054", None, "low")
+    assert finding["data"] == {
+        "instance": "MSSQLSERVER",
+        "version": "15.0.4345.5",
+        "errors_10054": 3,
+        "starvation": 3,
+        "starvation_queue_ms": 14970,
+        "tls_handshake": 0,
+        "tls_handshake_ssl_ms": 0,
+        "client_reset": 0,
+        "other": 0,
+        "errors_17197": 0,
+    }
+    assert "waiting in the login queue (starvation) 3" in finding["evidence"]
+
+
+def test_a_sql_2017_instance_whose_17830_lines_spent_their_time_establishing_ssl_is_not_scenario_6():
+    short = login_error_lines(4, 1, 3)
+    extended = login_error_lines(30, 0, 30, during_ssl={"reads": 22, "secure_calls": 8})
+    found = findings(sql_2017(*short, *extended))
+    assert scenarios_of(found) == []
+    per_class = by_id(found, "login_errors_10054")
+    assert (per_class["data"]["tls_handshake"], per_class["data"]["tls_handshake_ssl_ms"]) == (2, 33)
+    assert per_class["severity"] == "low"
+
+
+def test_a_sql_2017_instance_with_only_clients_that_opened_and_closed_the_socket_is_not_scenario_6():
+    found = findings(sql_2017(*login_error_lines(0, 0, 0), *login_error_lines(2, 2, 0)))
+    assert scenarios_of(found) == []
+    per_class = by_id(found, "login_errors_10054")
+    assert (per_class["data"]["client_reset"], per_class["severity"]) == (2, "info")
+
+
+def test_a_sql_2017_instance_whose_ssl_time_was_spent_enqueued_is_scenario_6():
+    waiting = login_error_lines(15000, 10, 14980, during_ssl={"enqueued": 14900, "secure_calls": 80})
+    assert scenarios_of(findings(sql_2017(*waiting))) == [6]
+
+
+def test_sql_2017_with_17197_login_timeouts_alone_is_scenario_6():
+    found = findings(sql_2017(*TIMEOUT_17197))
+    assert scenarios_of(found) == [6]
+    assert by_id(found, "s6.login_starvation_risk")["data"]["errors_17197"] == 1
+    assert "login_errors_10054" not in ids(found)  # no 17830 line to classify
+
+
+def test_sql_2019_with_17197_is_not_scenario_6():
+    assert findings(sql_host("15.0.4345.5", "MSSQL15.MSSQLSERVER", TIMEOUT_17197)) == []
 
 
 def test_sql_2017_without_evidence_is_not_scenario_6():
-    assert findings(sql_host("14.0.3465.1", "MSSQL14.MSSQLSERVER")) == []
+    assert findings(sql_2017()) == []
 
 
-def test_schannel_events_count_as_evidence_for_scenario_6():
-    found = findings(sql_host("13.0.6300.2", "MSSQL13.MSSQLSERVER", events={36888: 2}))
-    assert 6 in scenarios_of(found)
-    assert "schannel_events" in ids(found)
+def test_schannel_events_are_not_starvation_evidence():
+    found = findings(sql_host("13.0.6300.2", "MSSQL13.MSSQLSERVER", events={36874: 1, 36888: 2, 36887: 3}))
+    assert scenarios_of(found) == []
+    assert ids(found) == ["schannel_events"]
+
+
+def test_facts_gathered_before_the_classification_count_every_10054_line_as_starvation():
+    facts = facts_of(sql_2017(*login_error_lines(4, 1, 3)))
+    del facts["sql"]["instances"][0]["errorlog"]["evidence"]["classes_10054"]
+    found = assess(facts)
+    assert scenarios_of(found) == [6]
+    assert by_id(found, "login_errors_10054")["data"]["starvation"] == 1
 
 
 def test_expiry_is_judged_against_the_gathering_time():

@@ -3,6 +3,8 @@ from __future__ import annotations
 from xml.etree import ElementTree as ET
 
 import pytest
+from ansible_collections.mssql.tls.plugins.plugin_utils.assess.engine import assess
+from ansible_collections.mssql.tls.plugins.plugin_utils.assess.findings import CHECK_IDS
 from ansible_collections.mssql.tls.plugins.plugin_utils.report.document import (
     HostResult,
     build_report,
@@ -11,6 +13,13 @@ from ansible_collections.mssql.tls.plugins.plugin_utils.report.document import (
 from ansible_collections.mssql.tls.plugins.plugin_utils.report.html_report import render_html
 from ansible_collections.mssql.tls.plugins.plugin_utils.report.junit import render_junit
 from ansible_collections.mssql.tls.plugins.plugin_utils.report.markdown import render_markdown
+from ansible_collections.mssql.tls.tests.unit.facts.certmaker import cert_entry, make_cert
+from ansible_collections.mssql.tls.tests.unit.facts.winhost import (
+    SELF_GENERATED_LINE,
+    compliant_2022_host,
+    facts_of,
+    login_error_lines,
+)
 
 TITLES = {s: f"Scenario {s}" for s in range(1, 7)}
 CHECKS = ["s3.dhe_enabled", "s5.dhe_leading_zero", "cert.sha1", "s4.weak_hash"]
@@ -114,3 +123,31 @@ def test_html_is_self_contained_and_escapes_hostile_text() -> None:
     assert '<html lang="ja">' in page
     assert "http://" not in page and "https://" not in page
     assert page.count('<table class="matrix"') == 1
+
+
+def test_a_latent_weak_candidate_and_10054_login_errors_are_counted_as_other_never_as_a_scenario() -> None:
+    # SQL 2022 that loaded its self-generated certificate, a SHA512 one it could pick,
+    # and 17830 lines mostly enqueued.
+    host = compliant_2022_host()
+    host.instances[0].certificate = ""
+    host.instances[0].errorlog = [SELF_GENERATED_LINE, *login_error_lines(15000, 14990, 0)]
+    host.certificates = [cert_entry(make_cert(hash_name="sha512"))]
+    found = assess(facts_of(host))
+    assert sorted(f["id"] for f in found) == ["login_errors_10054", "weak_certificate_auto_pick_candidate"]
+    doc = build_report(
+        [HostResult("latent", found)], checks=CHECK_IDS, scenario_titles=TITLES, lang="en", generated_utc="x"
+    )
+    (entry,) = doc["hosts"]
+    assert entry["scenarios"] == [] and entry["max_severity"] == "medium"
+    assert doc["summary"]["by_scenario"] == {str(s): 0 for s in range(1, 7)}
+    md = render_markdown(doc, lambda key, **params: key)
+    row = next(line for line in md.splitlines() if line.startswith("| latent |"))
+    assert [c.strip() for c in row.strip("|").split("|")] == ["latent", *["✓"] * 6, "2"]
+    assert "| - |" in md  # the findings table shows no scenario for them
+    html = render_html(doc, lambda key, **params: key)
+    assert "✗" not in html and "S4 · " not in html and "S6 · " not in html
+    failed = ET.fromstring(render_junit(doc)).findall(".//testcase[failure]")
+    assert sorted(c.get("name") for c in failed) == [
+        "login_errors_10054",
+        "weak_certificate_auto_pick_candidate",
+    ]
