@@ -10,13 +10,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .certs import certificate_facts
-from .ciphers import cipher_suite_facts
+from .ciphers import LOCAL_LIST_KEY, POLICY_LIST_KEY, cipher_suite_facts
 from .clients import DOTNET_KEYS, WINHTTP_KEYS, dotnet_facts, fips_facts, winhttp_facts
 from .drivers import driver_facts
 from .gather import EVENT_WINDOW_HOURS, GATHER_KEYS, SCHANNEL_EVENT_IDS
 from .osinfo import os_facts, version_tuple
-from .schannel import schannel_facts
-from .sql import sql_facts
+from .schannel import SCHANNEL_KEY, schannel_facts
+from .sql import SQL_ROOT_KEY, sql_facts
 
 SCHEMA_VERSION = 1
 # Failures that are normal and already visible in the facts themselves.
@@ -91,6 +91,10 @@ def _host(info: Mapping[str, Any]) -> dict[str, Any]:
         "ps_version": info.get("ps_version"),
         "last_boot_utc": info.get("last_boot_utc"),
         "is_64bit": info.get("is_64bit", True) is not False,
+        # The host's own clock, for change windows in host-local time (activate/window.py).
+        "local_time": info.get("local_time"),
+        "utc_offset_minutes": info.get("utc_offset_minutes"),
+        "time_zone": info.get("time_zone"),
     }
 
 
@@ -124,6 +128,21 @@ def _link_certificates(instances: list[dict[str, Any]], certificates: list[dict[
         cert = instance["certificate"]
         cert["bound_in_store"] = cert["bound"] in in_store if cert["bound"] else None
         cert["auto_pick_candidates"] = [] if cert["bound"] else list(candidates)
+
+
+def _raw_registry(r: _Results) -> dict[str, Any]:
+    """The reg.read nodes of the keys the fix modules write, typed as the agent sent them
+    (plan/registry.py): every planned write then carries the exact ``expect``. A read that
+    failed is left out, and planning against it is refused rather than guessed."""
+    roots = {
+        "schannel": SCHANNEL_KEY,
+        "suites.local": LOCAL_LIST_KEY,
+        "suites.policy": POLICY_LIST_KEY,
+        "sql.tree": SQL_ROOT_KEY,
+        **{f"dotnet.{label}": path for label, path in DOTNET_KEYS.items()},
+        **{f"winhttp.{label}": path for label, path in WINHTTP_KEYS.items()},
+    }
+    return {path: r.node(key) for key, path in roots.items() if r.node(key) is not None}
 
 
 def build_facts(batch_results: Any, *, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -185,4 +204,5 @@ def build_facts(batch_results: Any, *, now: dt.datetime | None = None) -> dict[s
         "cluster": _cluster(r.node("cluster")),
         "schannel_events": _events(r.by_key["events.schannel"], r.node("events.schannel")),
         "gather_errors": r.errors(),
+        "registry": _raw_registry(r),
     }

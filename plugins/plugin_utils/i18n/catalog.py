@@ -1,6 +1,8 @@
 """Message catalogs: one data file per language, ``{name}`` placeholders, strict lookups.
 
-Catalog files (``en.yml``, ``ja.yml`` next to this module) map dotted keys to text.
+Catalog files (``en.yml``, ``ja.yml`` next to this module, plus ``<lang>.<area>.yml`` files
+such as ``en.remediation.yml``) map dotted keys to text; one language's files must not
+define a key twice.
 Every key exists in every catalog with the same placeholders (tests/unit/i18n).
 Japanese wording follows Microsoft's Japanese edition of the 10054 article (docs/scenarios.md).
 """
@@ -23,16 +25,27 @@ class CatalogError(LookupError):
     """Unknown language or key, or parameters that do not fit the message."""
 
 
+def catalog_files(lang: str) -> list[Path]:
+    """``<lang>.yml`` (the audit) and ``<lang>.<area>.yml`` (e.g. ``en.remediation.yml``)."""
+    return [CATALOG_DIR / f"{lang}.yml", *sorted(CATALOG_DIR.glob(f"{lang}.*.yml"))]
+
+
 @cache
 def catalog(lang: str) -> Mapping[str, str]:
     if lang not in LANGUAGES:
         raise CatalogError(f"lang: unknown language {lang!r}, expected one of {list(LANGUAGES)}")
-    data = yaml.safe_load((CATALOG_DIR / f"{lang}.yml").read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
-    ):
-        raise CatalogError(f"catalog {lang}.yml: expected a flat mapping of string keys to strings")
-    return data
+    merged: dict[str, str] = {}
+    for path in catalog_files(lang):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+        ):
+            raise CatalogError(f"catalog {path.name}: expected a flat mapping of string keys to strings")
+        twice = sorted(set(data) & set(merged))
+        if twice:
+            raise CatalogError(f"catalog {path.name}: keys already defined in another {lang} file: {twice}")
+        merged.update(data)
+    return merged
 
 
 def placeholders(text: str) -> set[str]:

@@ -1,0 +1,137 @@
+"""Apply agent write ops to the raw results of the gather batch, as the agent would on the host.
+
+Test support for "apply the plan, gather again, plan again: nothing left to do": the ops of a
+plan edit the ``reg.read`` nodes (and the cmdlet suite list) of ``winhost.agent_results``, then
+``build_facts`` reads them back. ``expect`` preconditions are checked like the agent checks
+them (docs/agent-protocol.md), so a plan whose preconditions are wrong fails here too.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from ansible_collections.mssql.tls.plugins.plugin_utils.facts.build import build_facts
+from ansible_collections.mssql.tls.plugins.plugin_utils.facts.ciphers import LOCAL_LIST_KEY, POLICY_LIST_KEY
+from ansible_collections.mssql.tls.plugins.plugin_utils.facts.clients import DOTNET_KEYS, WINHTTP_KEYS
+from ansible_collections.mssql.tls.plugins.plugin_utils.facts.gather import GATHER_KEYS
+from ansible_collections.mssql.tls.plugins.plugin_utils.facts.schannel import SCHANNEL_KEY
+from ansible_collections.mssql.tls.plugins.plugin_utils.facts.sql import SQL_ROOT_KEY
+from ansible_collections.mssql.tls.tests.unit.facts.winhost import NOW
+
+ROOTS = {
+    "schannel": SCHANNEL_KEY,
+    "suites.local": LOCAL_LIST_KEY,
+    "suites.policy": POLICY_LIST_KEY,
+    "sql.tree": SQL_ROOT_KEY,
+    **{f"dotnet.{label}": path for label, path in DOTNET_KEYS.items()},
+    **{f"winhttp.{label}": path for label, path in WINHTTP_KEYS.items()},
+}
+
+
+class PreconditionFailed(AssertionError):
+    pass
+
+
+def _find(mapping: dict[str, Any], name: str) -> str | None:
+    return next((k for k in mapping if k.casefold() == name.casefold()), None)
+
+
+class RawHost:
+    def __init__(self, results: list[dict[str, Any]]):
+        # One copy per result: winhost shares one MISSING node between several of them.
+        self.results = [copy.deepcopy(r) for r in results]
+
+    def _root(self, path: str) -> tuple[dict[str, Any], list[str]]:
+        for key, root in ROOTS.items():
+            if path.casefold() == root.casefold() or path.casefold().startswith(root.casefold() + "\\"):
+                result = self.results[GATHER_KEYS.index(key)]
+                assert result["ok"], key
+                rest = [p for p in path[len(root) :].split("\\") if p]
+                return result["data"], rest
+        raise AssertionError(f"no gathered root for {path}")
+
+    def _node(self, path: str, create: bool) -> dict[str, Any] | None:
+        node, rest = self._root(path)
+        if node.get("exists") is False:
+            if not create:
+                return None
+            node.update(exists=True, values={}, subkeys={})
+        for name in rest:
+            found = _find(node["subkeys"], name)
+            if found is None:
+                if not create:
+                    return None
+                node["subkeys"][name] = {"values": {}, "subkeys": {}}
+                found = name
+            node = node["subkeys"][found]
+            assert node is not None, f"{path} is beyond the gathered depth"
+        return node
+
+    def value(self, path: str, name: str) -> dict[str, Any] | None:
+        node = self._node(path, create=False)
+        found = None if node is None else _find(node["values"], name)
+        return None if found is None else node["values"][found]
+
+    def apply(self, op: dict[str, Any]) -> None:
+        kind = op["op"]
+        if kind in ("reg.write", "reg.remove") and "name" in op:
+            current = self.value(op["path"], op["name"])
+            if "expect" in op and op["expect"] != current:
+                raise PreconditionFailed(f"{op}: found {current}")
+            if kind == "reg.write":
+                node = self._node(op["path"], create=True)
+                existing = _find(node["values"], op["name"]) or op["name"]
+                node["values"][existing] = {"type": op["type"], "data": op["value"]["data"]}
+            elif current is not None:
+                node = self._node(op["path"], create=False)
+                del node["values"][_find(node["values"], op["name"])]
+        elif kind == "reg.remove":
+            parent_path, _sep, leaf = op["path"].rpartition("\\")
+            parent = self._node(parent_path, create=False)
+            found = None if parent is None else _find(parent["subkeys"], leaf)
+            if op.get("expect") == {"key": True} and found is None:
+                raise PreconditionFailed(f"{op}: key absent")
+            if found is not None:
+                del parent["subkeys"][found]
+        elif kind == "reg.create":
+            self._node(op["path"], create=True)
+        elif kind in ("tls.suite.disable", "tls.suite.enable"):
+            self._apply_suite(op)
+        else:
+            raise AssertionError(f"rawhost cannot apply {kind}")
+
+    def _apply_suite(self, op: dict[str, Any]) -> None:
+        rows = self.results[GATHER_KEYS.index("suites.cmdlet")]["data"]
+        names = [r["name"] for r in rows]
+        local = self.results[GATHER_KEYS.index("suites.local")]["data"]
+        if op["op"] == "tls.suite.disable":
+            if op.get("expect") == {"present": True} and op["name"] not in names:
+                raise PreconditionFailed(f"{op}: absent")
+            rows[:] = [r for r in rows if r["name"] != op["name"]]
+        else:
+            if "expect" in op and op["name"] in names:
+                raise PreconditionFailed(f"{op}: present")
+            row = {
+                "name": op["name"],
+                "protocols": [771],
+                "cipher": "",
+                "exchange": "",
+                "hash": "",
+                "certificate": "",
+            }
+            rows.insert(op.get("position", len(rows)), row)
+        # The cmdlets write the Local list underneath (windows-schannel.md 4).
+        local.update(exists=True)
+        local.setdefault("values", {})["Functions"] = {
+            "type": "REG_MULTI_SZ",
+            "data": [r["name"] for r in rows],
+        }
+
+    def apply_all(self, ops: list[dict[str, Any]]) -> RawHost:
+        for op in ops:
+            self.apply(op)
+        return self
+
+    def facts(self) -> dict[str, Any]:
+        return build_facts(self.results, now=NOW)
