@@ -74,6 +74,7 @@ def assess(facts: Mapping[str, Any], lang: str = "en", **options: Any) -> list[d
         *rules_host.dotnet_findings(facts, lang),
         *rules_host.fips_findings(facts, lang),
         *rules_host.schannel_event_findings(facts, lang),
+        *rules_host.pending_reboot_findings(facts, lang),
     ]
     return sorted(findings, key=sort_key)
 

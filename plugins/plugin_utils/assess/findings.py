@@ -54,6 +54,7 @@ RULES: dict[str, Rule] = {
         Rule("cipher_policy_too_long", None, "medium", "cipher_suites"),
         Rule("fips_enabled", None, "low", None),
         Rule("schannel_events", None, "low", None),
+        Rule("reboot_pending", None, "medium", None),
         Rule("login_errors_10054", None, "low", None),
     )
 }

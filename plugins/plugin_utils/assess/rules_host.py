@@ -40,3 +40,21 @@ def schannel_event_findings(facts: view.Facts, lang: str) -> list[dict[str, Any]
             events_36887=counts[36887],
         )
     ]
+
+
+def pending_reboot_findings(facts: view.Facts, lang: str) -> list[dict[str, Any]]:
+    """Our own changes that wait for a reboot (facts ``pending``, from the host's journal): the
+    registry already shows the new state, what clients see is still the old one until a reboot."""
+    pending = facts.get("pending") or {}
+    records = pending.get("reboot_records") or []
+    if not pending.get("reboot") or not records:
+        return []
+    return [
+        make_finding(
+            "reboot_pending",
+            lang,
+            records=[r["journal_id"] for r in records],
+            since=min(r["created_utc"] for r in records),
+            last_boot=pending.get("since_boot_utc"),
+        )
+    ]

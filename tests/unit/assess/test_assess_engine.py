@@ -13,6 +13,7 @@ from ansible_collections.mssql.tls.plugins.plugin_utils.assess.engine import (
 )
 from ansible_collections.mssql.tls.plugins.plugin_utils.assess.findings import RULES, SEVERITIES
 from ansible_collections.mssql.tls.plugins.plugin_utils.facts.build import build_facts
+from ansible_collections.mssql.tls.plugins.plugin_utils.facts.pending import pending_facts
 from ansible_collections.mssql.tls.tests.unit.facts.certmaker import cert_entry, make_cert, thumbprint
 from ansible_collections.mssql.tls.tests.unit.facts.winhost import (
     NOW,
@@ -55,11 +56,29 @@ def troubled_2022_host():
     return host
 
 
+def with_pending_reboot(facts):
+    """A Schannel change of ours, journaled after the last boot: a reboot is pending."""
+    header = {
+        "v": 1,
+        "run": "20261130T020000Z-ab12cd",
+        "module": "schannel_protocols",
+        "activations": ["reboot"],
+        "ops": [{}],
+    }
+    record = {
+        "id": "20261130T020000Z-ab12cd.schannel_protocols.1",
+        "created_utc": "2026-11-30T02:00:00Z",
+        "lines": [json.dumps(header), '{"applied":0}', '{"done":true,"stopped_at":null}'],
+    }
+    facts["pending"] = pending_facts([record], facts["host"]["last_boot_utc"])
+    return facts
+
+
 def all_fixture_and_built_facts():
     return [
         fixture_facts("host_2016_sql2014.json"),
         fixture_facts("host_2012r2_sql2012.json"),
-        facts_of(troubled_2022_host()),
+        with_pending_reboot(facts_of(troubled_2022_host())),
     ]
 
 
