@@ -6,12 +6,8 @@ behaves exactly like a normal run. The schema is in docs/facts-schema.md.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from ansible.plugins.action import ActionBase
-from ansible_collections.mssql.tls.plugins.plugin_utils.ansible_adapter import run_agent_batch
-from ansible_collections.mssql.tls.plugins.plugin_utils.facts.build import build_facts
-from ansible_collections.mssql.tls.plugins.plugin_utils.facts.gather import gather_ops
+from ansible_collections.mssql.tls.plugins.plugin_utils.ansible_adapter import gather_facts
 
 ARGUMENT_SPEC: dict = {}
 
@@ -25,8 +21,7 @@ class ActionModule(ActionBase):
         result = super().run(task_vars=task_vars)
         self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
 
-        batch = run_agent_batch(self._connection, gather_ops())
-        facts = build_facts(batch, now=dt.datetime.now(dt.timezone.utc))
+        facts = gather_facts(self._connection)
 
         result.update(changed=False, ansible_facts={"mssql_tls": facts})
         if facts["gather_errors"]:

@@ -6,6 +6,7 @@ only ever sees a plain ``Execute`` callable: (command line, stdin) -> (rc, stdou
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -21,6 +22,13 @@ from .agent.client import (
     build_request,
     parse_response,
 )
+from .agent.ops import op
+from .facts.build import SCHEMA_VERSION, build_facts
+from .facts.gather import gather_ops
+from .journal.record import JournalError, check_run_id, new_run_id
+from .plan.apply import converge
+from .plan.model import Plan
+from .plan.result import module_result
 
 # A dropped connection is retried once, after a short pause, and only for
 # read-only batches: a write batch may have been applied, and the journal on
@@ -81,3 +89,99 @@ def _lost_message(exc: Exception, journal: Mapping[str, Any] | None) -> str:
         f"mssql.tls agent write batch lost its connection: {exc}. Some of its changes may have been "
         f"applied; journal record {journal['id']} on the host says which (journal.read)."
     )
+
+
+def batch_runner(connection: Any) -> Callable[[list[dict[str, Any]], Mapping[str, Any] | None], BatchResult]:
+    """The ``run_batch`` callable of plan/apply.py for this task's connection."""
+
+    def run(ops: list[dict[str, Any]], journal: Mapping[str, Any] | None) -> BatchResult:
+        return run_agent_batch(connection, ops, journal)
+
+    return run
+
+
+def gather_facts(connection: Any, now: Callable[[], dt.datetime] | None = None) -> dict[str, Any]:
+    """The mssql_tls facts of the host: the audit's one gather batch, normalised."""
+    batch = run_agent_batch(connection, gather_ops())
+    return build_facts(batch, now=(now or _utc_now)())
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def known_facts(args: Mapping[str, Any], task_vars: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Facts passed as the ``facts`` argument, else those the play already gathered, else None."""
+    if args.get("facts") is not None:
+        facts = args["facts"]
+    else:
+        facts = ((task_vars or {}).get("ansible_facts") or {}).get("mssql_tls")
+    if facts is None:
+        return None
+    if not isinstance(facts, Mapping) or facts.get("schema_version") != SCHEMA_VERSION:
+        raise AnsibleActionFail(
+            f"facts: expected mssql_tls facts of schema_version {SCHEMA_VERSION} (from mssql.tls.tls_facts), "
+            f"got {type(facts).__name__} with schema_version "
+            f"{facts.get('schema_version') if isinstance(facts, Mapping) else None!r}"
+        )
+    if "registry" not in facts:
+        return None  # gathered by an older version of the collection: gather again
+    return dict(facts)
+
+
+def run_fix(
+    connection: Any,
+    args: Mapping[str, Any],
+    task_vars: Mapping[str, Any] | None,
+    *,
+    module: str,
+    make_plan: Callable[[Mapping[str, Any]], Plan],
+    check_mode: bool,
+    diff: bool,
+) -> dict[str, Any]:
+    """The shared run of every fix module: facts, plan, apply (or not), result.
+
+    Facts come from the ``facts`` argument or ``ansible_facts.mssql_tls``; only when neither
+    exists does the module gather (one batch). An empty plan costs no further round trip.
+    """
+    now = _utc_now()
+    try:
+        run_id = check_run_id(args["run_id"]) if args.get("run_id") else new_run_id(now)
+    except JournalError as exc:
+        raise AnsibleActionFail(str(exc)) from None
+    facts = known_facts(args, task_vars)
+    gathered = facts is None
+    if facts is None:
+        facts = gather_facts(connection)
+    outcome = converge(
+        batch_runner(connection),
+        lambda: gather_facts(connection),
+        facts,
+        make_plan,
+        check_mode=check_mode,
+        run_id=run_id,
+        module=module,
+        now=now,
+    )
+    return module_result(
+        outcome,
+        check_mode=check_mode,
+        diff=diff,
+        lang=args.get("lang") or "en",
+        run_id=run_id,
+        gathered=gathered,
+    )
+
+
+def poll_os_info(connection: Any) -> Callable[[], Mapping[str, Any]]:
+    """One read-only ``os.info`` batch per call, on a fresh connection (the host may have rebooted)."""
+
+    def poll() -> Mapping[str, Any]:
+        _reset(connection)
+        batch = run_agent_batch(connection, [op("os.info")], sleep=lambda _s: None)
+        (result,) = batch.results
+        if not result.ok:
+            raise AnsibleActionFail(f"os.info: {result.error_kind}: {result.error_message}")
+        return result.data or {}
+
+    return poll

@@ -138,27 +138,41 @@ def _peer_blockers(peers: Peers, before: set[str], after: set[str]) -> list[Bloc
     return blockers
 
 
+def _driver_groups(
+    drivers: Sequence[Mapping[str, Any]],
+) -> dict[tuple[str, bool | None], list[Mapping[str, Any]]]:
+    """One blocker per driver family and verdict, as the audit groups them: the ODBC driver and
+    the OLE DB provider of one DLL, or the two MDAC components of Windows, are one thing to fix."""
+    groups: dict[tuple[str, bool | None], list[Mapping[str, Any]]] = {}
+    for driver in drivers:
+        verdict = driver["tls12"]
+        if verdict["supported"] is True or not driver.get("exists", True):
+            continue
+        key = (verdict.get("family") or driver["name"], verdict["supported"])
+        groups.setdefault(key, []).append(driver)
+    return groups
+
+
 def _driver_blockers(
     facts: Mapping[str, Any], before: set[str], after: set[str], builtin_driver_blocks: bool
 ) -> tuple[list[Blocker], list[PlanWarning]]:
     blockers: list[Blocker] = []
     warnings: list[PlanWarning] = []
-    loses_old = bool(_tls(before) - {"TLS 1.2", "TLS 1.3"}) and not (_tls(after) - {"TLS 1.2", "TLS 1.3"})
-    still_old = bool(_tls(after) - {"TLS 1.2", "TLS 1.3"})
-    for driver in facts["drivers"]:
-        verdict = driver["tls12"]
-        if verdict["supported"] is True or not driver.get("exists", True) or still_old:
-            continue
-        fam = verdict.get("family") or ""
+    old = set(TLS_VERSIONS) - {"TLS 1.2", "TLS 1.3"}
+    if _tls(after) & old:
+        return blockers, warnings  # the client side keeps an old protocol: nobody is cut off
+    loses_old = bool(_tls(before) & old)
+    for (fam, supported), drivers in sorted(_driver_groups(facts["drivers"]).items(), key=str):
         data = {
-            "driver": driver["name"],
-            "version": driver.get("product_version"),
-            "bitness": driver.get("bitness"),
+            "driver": ", ".join(sorted({d["name"] for d in drivers})),
+            "versions": ", ".join(
+                sorted({f"{d.get('product_version') or '?'} {d.get('bitness')}-bit" for d in drivers})
+            ),
             "family": fam,
-            "reason": verdict.get("reason"),
+            "reason": drivers[0]["tls12"].get("reason"),
         }
-        code = "driver_tls12_unknown" if verdict["supported"] is None else "driver_without_tls12"
-        target = f"client:{driver['name']}"
+        code = "driver_tls12_unknown" if supported is None else "driver_without_tls12"
+        target = f"client:{fam}"
         clears = DRIVER_UPGRADES.get(fam, "a driver version with TLS 1.2")
         if fam == "MDAC" and not builtin_driver_blocks:
             warnings.append(

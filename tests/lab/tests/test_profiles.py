@@ -26,6 +26,7 @@ EXPECTED = {
     "s6": [6],
     "s6-2019": [],
     "s6-tls": [],
+    "tls10-needed": [],
     "mixed-2012r2": [1, 3, 4, 5],
     "fci-node1": [3],
     "fci-node2": [3],
