@@ -241,18 +241,22 @@ def _restored_state(item: RestoreItem) -> Any:
 def _created_key_removals(
     items: Sequence[RestoreItem], restored: set[tuple[str, str]], reads: Mapping[Probe, Any]
 ) -> list[PlannedOp]:
-    """Remove keys our writes created, deepest first, when they hold nothing but our values."""
+    """Remove keys our writes created, deepest first, when they hold nothing but our values.
+
+    A key goes only when its values are all restored away and each of its subkeys goes too
+    (``reg.remove`` without ``recurse`` refuses a key with subkeys)."""
     created = sorted({k for i in items for k in i.created_keys}, key=lambda p: (-p.count("\\"), p.casefold()))
-    ours = {k.casefold() for k in created}
+    removed: set[str] = set()
     ops = []
     for path in created:
         node = reads.get(("reg", path.casefold()))
         if not isinstance(node, Mapping) or not node.get("exists"):
             continue
         others = [n for n in (node.get("values") or {}) if (path.casefold(), n.casefold()) not in restored]
-        subkeys = [n for n in (node.get("subkeys") or {}) if f"{path}\\{n}".casefold() not in ours]
+        subkeys = [n for n in (node.get("subkeys") or {}) if f"{path}\\{n}".casefold() not in removed]
         if others or subkeys:
             continue  # someone else keeps data there: leave the key
+        removed.add(path.casefold())
         ops.append(
             PlannedOp(
                 op=op("reg.remove", path=path, expect={"key": True}),

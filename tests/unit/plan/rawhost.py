@@ -51,6 +51,9 @@ class RawHost:
                 return result["data"], rest
         raise AssertionError(f"no gathered root for {path}")
 
+    def _is_root(self, path: str) -> bool:
+        return any(path.casefold() == root.casefold() for root in ROOTS.values())
+
     def _node(self, path: str, create: bool) -> dict[str, Any] | None:
         node, rest = self._root(path)
         if node.get("exists") is False:
@@ -86,12 +89,20 @@ class RawHost:
             elif current is not None:
                 node = self._node(op["path"], create=False)
                 del node["values"][_find(node["values"], op["name"])]
+        elif kind == "reg.remove" and self._is_root(op["path"]):
+            node, _rest = self._root(op["path"])
+            if op.get("expect") == {"key": True} and node.get("exists") is False:
+                raise PreconditionFailed(f"{op}: key absent")
+            node.clear()
+            node.update(exists=False, values={}, subkeys={})
         elif kind == "reg.remove":
             parent_path, _sep, leaf = op["path"].rpartition("\\")
             parent = self._node(parent_path, create=False)
             found = None if parent is None else _find(parent["subkeys"], leaf)
             if op.get("expect") == {"key": True} and found is None:
                 raise PreconditionFailed(f"{op}: key absent")
+            if found is not None and parent["subkeys"][found]["subkeys"] and not op.get("recurse"):
+                raise AssertionError(f"{op}: the key has subkeys; the agent refuses without recurse")
             if found is not None:
                 del parent["subkeys"][found]
         elif kind == "reg.create":
@@ -128,10 +139,29 @@ class RawHost:
             "data": [r["name"] for r in rows],
         }
 
+    def read(self, op: dict[str, Any]) -> Any:
+        """A read op of a rollback probe, answered from the same raw nodes."""
+        if op["op"] == "tls.suites":
+            return copy.deepcopy(self.results[GATHER_KEYS.index("suites.cmdlet")]["data"])
+        assert op["op"] == "reg.read", op
+        node = self._node(op["path"], create=False)
+        if node is None:
+            return {"exists": False, "values": {}, "subkeys": {}}
+
+        def cut(n: dict[str, Any], depth: int) -> dict[str, Any]:
+            subkeys = {
+                k: (cut(v, depth - 1) if depth > 0 and v is not None else None)
+                for k, v in n["subkeys"].items()
+            }
+            return {"values": copy.deepcopy(n["values"]), "subkeys": subkeys}
+
+        return {"exists": True, **cut(node, op.get("depth", 0))}
+
     def apply_all(self, ops: list[dict[str, Any]]) -> RawHost:
         for op in ops:
             self.apply(op)
         return self
 
     def facts(self) -> dict[str, Any]:
-        return build_facts(self.results, now=NOW)
+        # A copy: facts keep the raw registry nodes, which later ops would change under them.
+        return build_facts(copy.deepcopy(self.results), now=NOW)
