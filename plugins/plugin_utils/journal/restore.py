@@ -1,0 +1,115 @@
+"""Roll back one run from the host's journal: read, probe, restore with compare-and-set.
+
+Three agent batches: ``journal.read``; one read batch probing the current state of every
+target (``rollback.probe_ops``); one journaled write batch restoring what still holds the
+value we wrote (``rollback.plan_rollback``). Check mode stops after the probe. A conflict
+while restoring (a value changed between the probe and the write) probes once more.
+
+Which run: the given run id, else the newest run that changed something and that no
+rollback has restored since. Rollback records name the run they restore (``rolls_back``),
+so rolling back twice finds nothing left to do rather than undoing the rollback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..agent.ops import op
+from ..plan.apply import Outcome, RunBatch, apply_plan
+from ..plan.model import Plan
+from .record import Record, records_by_run
+from .rollback import plan_rollback, probe_ops, restore_items
+
+MODULE = "rollback"
+
+
+class RestoreError(RuntimeError):
+    """No run to roll back, or the host could not be read; the message says which."""
+
+
+@dataclass
+class Restore:
+    run: str  # the run rolled back
+    outcome: Outcome
+    records: list[str]  # its journal records, newest first as restored
+
+
+def _is_rollback(record: Record) -> bool:
+    return record.header.get("module") == MODULE
+
+
+def choose_run(runs: Mapping[str, list[Record]], run_id: str | None) -> str:
+    if run_id is not None:
+        if run_id not in runs:
+            known = ", ".join(sorted(runs)) or "none"
+            raise RestoreError(
+                f"run_id: no journal records of run {run_id} on this host (runs found: {known})"
+            )
+        return run_id
+    restored = {r.header.get("rolls_back") for records in runs.values() for r in records if _is_rollback(r)}
+    candidates = [
+        run
+        for run, records in runs.items()
+        if run not in restored and any(not _is_rollback(r) and (r.applied or r.interrupted) for r in records)
+    ]
+    if not candidates:
+        raise RestoreError("no run of mssql.tls changed anything on this host that is not rolled back yet")
+    # Run ids start with their UTC time: the newest sorts last.
+    return sorted(candidates)[-1]
+
+
+def _read(run_batch: RunBatch, ops: list[dict[str, Any]], what: str) -> list[Any]:
+    batch = run_batch(ops, None)
+    failed = [r for r in batch.results if not r.ok and r.error_kind != "not_found"]
+    if failed:
+        first = failed[0]
+        raise RestoreError(f"{what}: {first.op}: {first.error_kind}: {first.error_message}")
+    return [r.data if r.ok else None for r in batch.results]
+
+
+def _plan(run_batch: RunBatch, records: Sequence[Record], force: bool) -> Plan:
+    items = restore_items([r for r in records if not _is_rollback(r)])
+    reads, keys = probe_ops(items)
+    results = _read(run_batch, reads, "reading the current state") if reads else []
+    return plan_rollback(items, keys, results, force=force)
+
+
+def restore_run(
+    run_batch: RunBatch,
+    *,
+    run_id: str | None,
+    new_run_id: str,
+    force: bool,
+    check_mode: bool,
+    now: dt.datetime,
+) -> Restore:
+    (journal,) = _read(run_batch, [op("journal.read")], "reading the journal")
+    runs = records_by_run((journal or {}).get("records") or [])
+    run = choose_run(runs, run_id)
+    records = runs[run]
+    plan = _plan(run_batch, records, force)
+    outcome = Outcome(plan=plan, facts={})
+    if plan.empty or check_mode:
+        return Restore(run, outcome, [r.id for r in reversed(records)])
+    extra = {"rolls_back": run}
+    applied = apply_plan(run_batch, plan, run_id=new_run_id, module=MODULE, now=now, **extra)
+    outcome.batches.append(applied)
+    if applied.conflict:
+        outcome.plan = _plan(run_batch, records, force)
+        outcome.regathered = True
+        if not outcome.plan.empty:
+            applied = apply_plan(
+                run_batch, outcome.plan, run_id=new_run_id, module=MODULE, now=now, attempt=2, **extra
+            )
+            outcome.batches.append(applied)
+    failure = applied.failure
+    if failure is not None:
+        index, kind, message = failure
+        outcome.error = (
+            f"restoring run {run}: op {index}: {kind}: {message}; journal record {applied.journal_id} "
+            "on the host says what was restored"
+        )
+    return Restore(run, outcome, [r.id for r in reversed(records)])

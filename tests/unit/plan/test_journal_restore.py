@@ -1,0 +1,40 @@
+"""Which run a rollback restores: the given one, else the newest that changed something and is not rolled back."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.mssql.tls.plugins.plugin_utils.journal.record import records_by_run
+from ansible_collections.mssql.tls.plugins.plugin_utils.journal.restore import RestoreError, choose_run
+
+OLD, NEW, LATEST = "20261201T010000Z-aaaaaa", "20261205T010000Z-bbbbbb", "20261207T010000Z-cccccc"
+
+
+def raw(run, module="schannel_protocols", applied=True, **header):
+    head = {"v": 1, "run": run, "module": module, "ops": [{}], **header}
+    lines = [json.dumps(head), *(['{"applied":0}'] if applied else []), '{"done":true,"stopped_at":null}']
+    return {"id": f"{run}.{module}.1", "lines": lines}
+
+
+def test_the_newest_run_that_changed_something_is_chosen():
+    runs = records_by_run([raw(OLD), raw(NEW), raw(LATEST, applied=False)])
+    assert choose_run(runs, None) == NEW
+
+
+def test_a_run_already_rolled_back_is_skipped():
+    runs = records_by_run([raw(OLD), raw(NEW), raw(LATEST, module="rollback", rolls_back=NEW)])
+    assert choose_run(runs, None) == OLD
+
+
+def test_a_given_run_must_exist_on_the_host():
+    runs = records_by_run([raw(OLD)])
+    assert choose_run(runs, OLD) == OLD
+    with pytest.raises(RestoreError, match=f"no journal records of run {NEW}.*{OLD}"):
+        choose_run(runs, NEW)
+
+
+def test_nothing_to_roll_back_is_a_clear_error():
+    with pytest.raises(RestoreError, match="no run of mssql.tls changed anything"):
+        choose_run(records_by_run([raw(OLD, applied=False)]), None)
