@@ -1,11 +1,10 @@
-"""Which run a rollback restores: the given one, else the newest that changed something and is not rolled back."""
+"""Which run a rollback restores: the given one, else the newest that changed something, not restored yet."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from ansible_collections.mssql.tls.plugins.plugin_utils.journal.record import records_by_run
 from ansible_collections.mssql.tls.plugins.plugin_utils.journal.restore import RestoreError, choose_run
 
@@ -36,5 +35,5 @@ def test_a_given_run_must_exist_on_the_host():
 
 
 def test_nothing_to_roll_back_is_a_clear_error():
-    with pytest.raises(RestoreError, match="no run of mssql.tls changed anything"):
+    with pytest.raises(RestoreError, match=r"no run of mssql\.tls changed anything"):
         choose_run(records_by_run([raw(OLD, applied=False)]), None)
