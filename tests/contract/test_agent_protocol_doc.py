@@ -76,5 +76,6 @@ def test_documented_integer_defaults_are_the_agents():
             if default is not None and re.fullmatch(r"\d+", default):
                 assert defaults.get(field_name) == int(default), f"{op_name}.{field_name}"
                 checked += 1
-    # depth, timeout_s, max_lines, since_hours: the doc's numeric defaults exist, so this is no no-op.
-    assert checked == 4
+    # depth, timeout_s (svc.restart, svc.start), max_lines, since_hours, delay_s: the doc's
+    # numeric defaults exist, so this is no no-op.
+    assert checked == 6

@@ -57,8 +57,10 @@ def test_no_powershell_7_only_constructs(tree_name, request):
 
 
 # Cmdlets the scripts may call: all ship with Windows PowerShell 5.1 (Utility, Management,
-# CimCmdlets, Diagnostics modules), except Get-TlsCipherSuite, which the agent calls only
-# after Get-Command found it (TLS module, Server 2016 and later).
+# CimCmdlets, Diagnostics modules), except the TLS module's cmdlets, which the agent calls
+# only after Get-Command found them (Server 2016 and later), and shutdown.exe (os.reboot, as
+# ansible.windows' reboot does). Sort-Object is not among them: it compares strings by the
+# culture's rules, the lab ordinally (issue 8, defect 11).
 KNOWN_CMDLETS = frozenset(
     {
         "Add-Type",
@@ -66,7 +68,6 @@ KNOWN_CMDLETS = frozenset(
         "ConvertTo-Json",
         "ForEach-Object",
         "Where-Object",
-        "Sort-Object",
         "Get-CimInstance",
         "Invoke-CimMethod",
         "Get-Command",
@@ -76,6 +77,9 @@ KNOWN_CMDLETS = frozenset(
         "Start-Sleep",
         "Write-Output",
         "Get-TlsCipherSuite",
+        "Enable-TlsCipherSuite",
+        "Disable-TlsCipherSuite",
+        "shutdown.exe",
     }
 )
 

@@ -295,3 +295,74 @@ def test_error_without_details_defaults_to_kind_error():
     doc = {"v": 1, "results": [{"ok": False}, {"ok": True, "data": None}, {"ok": True, "data": None}]}
     result = parse_response(_stdout(doc), b"", 0, REQUEST)
     assert (result.results[0].error_kind, result.results[0].error_message) == ("error", "")
+
+
+def test_error_detail_is_exposed_and_only_as_an_object():
+    detail = {"state": "Stopped", "exit_code": 1066, "service_specific_exit_code": 2148081668}
+    failed = {
+        "ok": False,
+        "error": {"kind": "error", "message": "service 'MSSQLSERVER' failed", "detail": detail},
+    }
+    odd = {"ok": False, "error": {"kind": "error", "message": "x", "detail": "not an object"}}
+    doc = {"v": 1, "results": [{"ok": True, "data": None}, failed, odd]}
+    result = parse_response(_stdout(doc), b"", 0, REQUEST)
+    assert result.results[1].error_detail == detail
+    assert result.results[2].error_detail is None and result.results[0].error_detail is None
+
+
+# --- the bootstrap (issue 8, defect 1) -----------------------------------------------
+
+
+def test_bootstrap_hashes_with_the_fips_validated_provider():
+    # SHA256.Create() is the managed SHA256Managed on .NET 4.6.1 and earlier, which throws
+    # under the FIPS policy; the CryptoServiceProvider class is FIPS-validated everywhere.
+    bootstrap = client.bootstrap_script(AGENT)
+    assert "New-Object System.Security.Cryptography.SHA256CryptoServiceProvider" in bootstrap
+    assert "SHA256]::Create" not in bootstrap
+
+
+def test_bootstrap_prints_a_fatal_reply_for_any_failure():
+    lines = client.bootstrap_script(AGENT).splitlines()
+    body = lines[lines.index("try {") :]
+    assert body[-3:] == [
+        "} catch {",
+        "    Write-Fatal 'error' ('the agent bootstrap failed: ' + $_.Exception.Message)",
+        "}",
+    ]
+    assert all(line.startswith("    ") for line in body[1:-3]), "a statement outside the try"
+
+
+# --- the ops of the remediation work (their one allowed precondition) ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("op_fields", "ok"),
+    [
+        ({"op": "reg.create", "path": "HKLM\\SOFTWARE\\X", "expect": None}, True),
+        ({"op": "reg.create", "path": "HKLM\\SOFTWARE\\X", "expect": {"key": True}}, False),
+        ({"op": "tls.suite.disable", "name": "TLS_A", "expect": {"present": True}}, True),
+        ({"op": "tls.suite.disable", "name": "TLS_A", "expect": None}, False),
+        ({"op": "tls.suite.enable", "name": "TLS_A", "position": 0, "expect": None}, True),
+        ({"op": "tls.suite.enable", "name": "TLS_A", "expect": {"present": False}}, False),
+        (
+            {
+                "op": "cert.key.acl.set",
+                "thumbprint": "AB" * 20,
+                "sddl": "D:(A;;FA;;;SY)",
+                "expect": {"data": "D:"},
+            },
+            True,
+        ),
+        ({"op": "svc.start", "name": "MSSQLSERVER", "timeout_s": 60}, True),
+        ({"op": "os.reboot", "reason": "apply Schannel settings", "delay_s": 10}, True),
+        ({"op": "file.tail", "paths": ["C:\\x"], "patterns": ["a", "b"]}, True),
+        ({"op": "file.tail", "paths": ["C:\\x"], "patterns": "a"}, False),
+    ],
+)
+def test_new_ops_validate_against_the_spec(op_fields, ok):
+    journal = {"id": "r-1", "line": "{}"}
+    if ok:
+        assert build_request([op_fields], journal)["ops"] == [op_fields]
+    else:
+        with pytest.raises(OpValidationError):
+            build_request([op_fields], journal)

@@ -49,11 +49,28 @@ $OpTable = @{
             'expect' = @{ Type = 'expect'; Required = $false }
         }
     }
+    'reg.create' = @{
+        Writes = $true
+        Fields = @{
+            'path' = @{ Type = 'str'; Required = $true }
+            'expect' = @{ Type = 'expect'; Required = $false }
+        }
+    }
     'cert.list' = @{
         Writes = $false
         Fields = @{
             'store' = @{ Type = 'str'; Required = $false }
             'thumbprints' = @{ Type = 'list[str]'; Required = $false }
+            'key_acl' = @{ Type = 'bool'; Required = $false }
+        }
+    }
+    'cert.key.acl.set' = @{
+        Writes = $true
+        Fields = @{
+            'store' = @{ Type = 'str'; Required = $false }
+            'thumbprint' = @{ Type = 'str'; Required = $true }
+            'sddl' = @{ Type = 'str'; Required = $true }
+            'expect' = @{ Type = 'expect'; Required = $false }
         }
     }
     'cert.prop.get' = @{
@@ -98,6 +115,13 @@ $OpTable = @{
             'timeout_s' = @{ Type = 'int'; Required = $false }
         }
     }
+    'svc.start' = @{
+        Writes = $true
+        Fields = @{
+            'name' = @{ Type = 'str'; Required = $true }
+            'timeout_s' = @{ Type = 'int'; Required = $false }
+        }
+    }
     'cluster.query' = @{
         Writes = $false
         Fields = @{}
@@ -124,15 +148,38 @@ $OpTable = @{
             'suffixes' = @{ Type = 'list[str]'; Required = $false }
             'max_lines' = @{ Type = 'int'; Required = $false }
             'pattern' = @{ Type = 'str'; Required = $false }
+            'patterns' = @{ Type = 'list[str]'; Required = $false }
         }
     }
     'tls.suites' = @{
         Writes = $false
         Fields = @{}
     }
+    'tls.suite.disable' = @{
+        Writes = $true
+        Fields = @{
+            'name' = @{ Type = 'str'; Required = $true }
+            'expect' = @{ Type = 'expect'; Required = $false }
+        }
+    }
+    'tls.suite.enable' = @{
+        Writes = $true
+        Fields = @{
+            'name' = @{ Type = 'str'; Required = $true }
+            'position' = @{ Type = 'int'; Required = $false }
+            'expect' = @{ Type = 'expect'; Required = $false }
+        }
+    }
     'os.info' = @{
         Writes = $false
         Fields = @{}
+    }
+    'os.reboot' = @{
+        Writes = $true
+        Fields = @{
+            'reason' = @{ Type = 'str'; Required = $true }
+            'delay_s' = @{ Type = 'int'; Required = $false }
+        }
     }
     'event.count' = @{
         Writes = $false
@@ -175,12 +222,19 @@ $JournalIdPattern = '^[A-Za-z0-9_.-]{1,64}\z'
 $Utf8 = New-Object System.Text.UTF8Encoding($false)
 
 # ---------------------------------------------------------------------------
-# Errors: an exception carries its protocol error kind in Data['mssql_tls_kind'].
+# Errors: an exception carries its protocol error kind in Data['mssql_tls_kind'] and,
+# optionally, structured facts of the failure in Data['mssql_tls_detail'] (the error's
+# `detail` object, docs/agent-protocol.md).
 
 function New-AgentError([string]$Kind, [string]$Message) {
     $exception = New-Object System.Exception($Message)
     $exception.Data['mssql_tls_kind'] = $Kind
     return $exception
+}
+
+function Add-ErrorDetail([System.Exception]$Exception, $Detail) {
+    $Exception.Data['mssql_tls_detail'] = $Detail
+    return $Exception
 }
 
 # .NET exception types (by full name, so that no assembly has to be loaded to test them).
@@ -201,6 +255,22 @@ $HResultKinds = @{
     -2147024894 = 'not_found'
     -2147024893 = 'not_found'
 }
+# Win32Exception.HResult is always E_FAIL: it derives from ExternalException, whose
+# constructors set E_FAIL (microsoft/referencesource System/compmod/system/componentmodel/
+# Win32Exception.cs and mscorlib ExternalException); the error is in NativeErrorCode, which
+# carries a Win32 code (crypt32, the service controller) or an HRESULT/NTE code. 5 and
+# 0x80070005 = access denied; 2, 3, 1060 (ERROR_SERVICE_DOES_NOT_EXIST), 0x80092004
+# (CRYPT_E_NOT_FOUND) and 0x80090016 (NTE_BAD_KEYSET) = not found; 0x80090010 (NTE_PERM).
+$NativeErrorKinds = @{
+    5           = 'access_denied'
+    -2147024891 = 'access_denied'
+    -2146893808 = 'access_denied'
+    2           = 'not_found'
+    3           = 'not_found'
+    1060        = 'not_found'
+    -2146885628 = 'not_found'
+    -2146893802 = 'not_found'
+}
 $CimErrorKinds = @{
     'AccessDenied'     = 'access_denied'
     'NotFound'         = 'not_found'
@@ -218,10 +288,27 @@ function Get-ErrorKind([System.Exception]$Exception) {
             $cimKind = $CimErrorKinds[[string]$current.NativeErrorCode]
             if ($null -ne $cimKind) { return $cimKind }
         }
+        if ($current -is [System.ComponentModel.Win32Exception] -and $NativeErrorKinds.ContainsKey($current.NativeErrorCode)) {
+            return $NativeErrorKinds[$current.NativeErrorCode]
+        }
         if ($HResultKinds.ContainsKey($current.HResult)) { return $HResultKinds[$current.HResult] }
         $current = $current.InnerException
     }
     return 'error'
+}
+
+function Get-ErrorDetail([System.Exception]$Exception) {
+    $current = $Exception
+    while ($null -ne $current) {
+        if ($current.Data.Contains('mssql_tls_detail')) { return $current.Data['mssql_tls_detail'] }
+        $current = $current.InnerException
+    }
+    return $null
+}
+
+function ConvertTo-EntryError([System.Exception]$Exception) {
+    # The per-entry error of a multi-entry read (docs/agent-protocol.md, "Per-entry errors").
+    return [ordered]@{ kind = (Get-ErrorKind $Exception); message = (Get-ErrorMessage $Exception) }
 }
 
 function Get-ErrorMessage([System.Exception]$Exception) {
@@ -399,9 +486,11 @@ function ConvertTo-JsonReady($Value) {
 
 function ConvertTo-AgentJson($Response) {
     $json = ConvertTo-Json -InputObject (ConvertTo-JsonReady $Response) -Depth $JsonDepth -Compress
-    # ASCII only (docs/agent-protocol.md, Response): every non-ASCII UTF-16 unit becomes \uXXXX.
-    $escape = [System.Text.RegularExpressions.MatchEvaluator] { param($match) '\u{0:x4}' -f [int][char]$match.Value }
-    return [regex]::Replace($json, '[^\u0000-\u007F]', $escape)
+    # ASCII only (docs/agent-protocol.md, Response): every non-ASCII UTF-16 unit becomes \uXXXX,
+    # in one compiled pass (a script-block evaluator would run once per character).
+    if (-not [regex]::IsMatch($json, '[^\u0000-\u007F]')) { return $json }
+    Initialize-NativeHelpers
+    return [MssqlTls.AsciiJson]::Escape($json)
 }
 
 # ---------------------------------------------------------------------------
@@ -434,10 +523,15 @@ function ConvertTo-RegPath([string]$Path, [string]$Field) {
     return @{ Hive = $hive; Prefix = $parts[0]; Segments = $segments }
 }
 
-function Get-RegParentPath($RegPath) {
+function New-RegSubPath($RegPath, [int]$Count) {
+    # The path of the key $Count segments below the hive, on the same hive.
     $segments = New-Object System.Collections.Generic.List[string]
-    for ($i = 0; $i -lt $RegPath.Segments.Count - 1; $i++) { $segments.Add($RegPath.Segments[$i]) }
+    for ($i = 0; $i -lt $Count; $i++) { $segments.Add($RegPath.Segments[$i]) }
     return @{ Hive = $RegPath.Hive; Prefix = $RegPath.Prefix; Segments = $segments }
+}
+
+function Get-RegParentPath($RegPath) {
+    return (New-RegSubPath $RegPath ($RegPath.Segments.Count - 1))
 }
 
 function Open-RegBase([string]$Hive) {
@@ -445,34 +539,85 @@ function Open-RegBase([string]$Hive) {
     return [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]$Hive, [Microsoft.Win32.RegistryView]::Registry64)
 }
 
-function Open-RegKey($RegPath, [bool]$Writable) {
-    # One segment at a time; $null when a key on the way is missing.
+function Open-RegReadOnly($RegPath, [int]$Count) {
+    # The key $Count segments down, opened read-only one segment at a time (key names contain
+    # '/', so the path is never handed to the API whole); $null when a key on the way is missing.
+    # Every handle opened on the way is closed, also when an open fails.
     $key = Open-RegBase $RegPath.Hive
-    foreach ($segment in $RegPath.Segments) {
-        $child = $key.OpenSubKey($segment, $Writable)
-        $key.Dispose()
-        if ($null -eq $child) { return $null }
-        $key = $child
+    try {
+        for ($i = 0; $i -lt $Count; $i++) {
+            $child = $key.OpenSubKey($RegPath.Segments[$i], $false)
+            $key.Dispose()
+            $key = $child
+            if ($null -eq $key) { return $null }
+        }
+    } catch {
+        if ($null -ne $key) { $key.Dispose() }
+        throw
     }
     return $key
 }
 
-function Open-OrCreateRegKey($RegPath, $Created) {
-    # Opens every existing key and creates only the missing ones, so no existing key
-    # (and none of its sibling values) is ever recreated.
+function Open-RegKey($RegPath, [bool]$Writable) {
+    # Ancestors are always opened read-only; only the key itself is opened for writing when
+    # asked. A key owned by TrustedInstaller grants administrators read access only, so asking
+    # KEY_WRITE on every ancestor would refuse a write below it that its own ACL allows.
+    $count = $RegPath.Segments.Count
+    if (-not $Writable -or $count -eq 0) { return (Open-RegReadOnly $RegPath $count) }
+    $parent = Open-RegReadOnly $RegPath ($count - 1)
+    if ($null -eq $parent) { return $null }
+    try { return $parent.OpenSubKey($RegPath.Segments[$count - 1], $true) } finally { $parent.Dispose() }
+}
+
+function Get-ExistingRegDepth($RegPath) {
+    # How many leading segments of the path exist, probed read-only.
     $key = Open-RegBase $RegPath.Hive
-    $walked = $RegPath.Prefix
-    foreach ($segment in $RegPath.Segments) {
-        $walked = $walked + '\' + $segment
-        $child = $key.OpenSubKey($segment, $true)
-        if ($null -eq $child) {
-            $child = $key.CreateSubKey($segment)
-            $Created.Add($walked)
+    $depth = 0
+    try {
+        while ($depth -lt $RegPath.Segments.Count) {
+            $child = $key.OpenSubKey($RegPath.Segments[$depth], $false)
+            if ($null -eq $child) { break }
+            $key.Dispose()
+            $key = $child
+            $depth++
         }
+    } finally {
         $key.Dispose()
-        $key = $child
+    }
+    return $depth
+}
+
+function Open-OrCreateRegKey($RegPath, $Created) {
+    # Opens the existing key for writing, or creates the missing keys under the deepest existing
+    # one. Write access is asked only on the key that changes: the target itself, or the parent
+    # of the first key to create (RegCreateKeyEx needs KEY_CREATE_SUB_KEY there, MicrosoftDocs/
+    # sdk-api winreg/nf-winreg-regcreatekeyexw.md). No existing key (nor its sibling values) is
+    # ever recreated (reference windows-schannel.md section 1).
+    $count = $RegPath.Segments.Count
+    $existing = Get-ExistingRegDepth $RegPath
+    if ($existing -eq $count) { return (Open-RegKey $RegPath $true) }
+    $key = Open-RegKey (New-RegSubPath $RegPath $existing) $true
+    if ($null -eq $key) { throw (New-AgentError 'conflict' ('{0}: a key on the way was removed while the op ran' -f (Format-RegPath $RegPath))) }
+    $walked = Format-RegPath (New-RegSubPath $RegPath $existing)
+    try {
+        for ($i = $existing; $i -lt $count; $i++) {
+            $walked = $walked + '\' + $RegPath.Segments[$i]
+            $child = $key.CreateSubKey($RegPath.Segments[$i])
+            $Created.Add($walked)
+            $key.Dispose()
+            $key = $child
+        }
+    } catch {
+        $key.Dispose()
+        throw
     }
     return $key
+}
+
+function Format-RegPath($RegPath) {
+    $text = $RegPath.Prefix
+    foreach ($segment in $RegPath.Segments) { $text = $text + '\' + $segment }
+    return $text
 }
 
 $RegKindNames = @{
@@ -493,22 +638,51 @@ $RegWriteKinds = @{
     'REG_BINARY'    = 'Binary'
 }
 
+function Test-RegValueName($Key, [string]$Name) {
+    # Value names compare case-insensitively, as in the registry.
+    foreach ($valueName in $Key.GetValueNames()) {
+        if ($valueName -eq $Name) { return $true }
+    }
+    return $false
+}
+
+function Get-RawRegValue($Key, [string]$Name) {
+    # {REG_UNKNOWN, base64 of the stored bytes} through RegQueryValueEx; $null when absent.
+    Initialize-NativeHelpers
+    $raw = [MssqlTls.RegRaw]::Query($Key.Handle, $Name)
+    if ($null -eq $raw) { return $null }
+    return [ordered]@{ type = 'REG_UNKNOWN'; data = [Convert]::ToBase64String($raw.Data) }
+}
+
 function Get-RegValue($Key, [string]$Name) {
     # {type, data} or $null when absent. DWORD/QWORD come back signed as .NET returns them
     # (0xffffffff reads -1, reference windows-schannel.md section 1); EXPAND_SZ is not expanded.
+    # .NET returns null for types it does not read (REG_LINK, REG_RESOURCE_LIST, ...) and widens
+    # a REG_DWORD longer than 4 bytes to a long or byte[] (microsoft/referencesource mscorlib
+    # registrykey.cs, InternalGetValue): those come back as {REG_UNKNOWN, base64 of the raw
+    # bytes} (docs/agent-protocol.md, Values), read with RegQueryValueEx.
     if ($null -eq $Key) { return $null }
     $raw = $Key.GetValue($Name, $null, [Microsoft.Win32.RegistryValueOptions]::DoNotExpandEnvironmentNames)
-    if ($null -eq $raw) { return $null }
+    if ($null -eq $raw) {
+        if (-not (Test-RegValueName $Key $Name)) { return $null }
+        return (Get-RawRegValue $Key $Name)
+    }
     $type = $RegKindNames[[string]$Key.GetValueKind($Name)]
-    if ($null -eq $type) { $type = 'REG_UNKNOWN' }
+    if ($null -eq $type) { return (Get-RawRegValue $Key $Name) }
     if ($type -eq 'REG_MULTI_SZ') {
         $strings = New-Object System.Collections.Generic.List[object]
         foreach ($item in $raw) { $strings.Add([string]$item) }
         return [ordered]@{ type = $type; data = $strings }
     }
+    if ($type -eq 'REG_DWORD') {
+        if ($raw -is [int]) { return [ordered]@{ type = $type; data = $raw } }
+        return (Get-RawRegValue $Key $Name)
+    }
+    if ($type -eq 'REG_QWORD') {
+        if ($raw -is [long]) { return [ordered]@{ type = $type; data = $raw } }
+        return (Get-RawRegValue $Key $Name)
+    }
     if ($raw -is [byte[]]) { return [ordered]@{ type = $type; data = [Convert]::ToBase64String($raw) } }
-    if ($type -eq 'REG_DWORD') { return [ordered]@{ type = $type; data = [int]$raw } }
-    if ($type -eq 'REG_QWORD') { return [ordered]@{ type = $type; data = [long]$raw } }
     return [ordered]@{ type = $type; data = [string]$raw }
 }
 
@@ -520,6 +694,8 @@ function Read-RegValueAt($RegPath, [string]$Name) {
 
 function Read-RegNode($Key, [int]$Depth, $ValueNames) {
     # `values` filters value names at every level read; at the depth limit subkeys map to $null.
+    # A subkey that cannot be read (e.g. its ACL denies administrators) maps to $null too and is
+    # named in the node's `errors` (docs/agent-protocol.md, per-entry errors); the rest is read.
     # Names are added, not indexed (see ConvertTo-JsonReady): subkey names like '0' are common.
     $values = [ordered]@{}
     foreach ($name in $Key.GetValueNames()) {
@@ -527,16 +703,25 @@ function Read-RegNode($Key, [int]$Depth, $ValueNames) {
         $values.Add($name, (Get-RegValue $Key $name))
     }
     $subkeys = [ordered]@{}
+    $errors = [ordered]@{}
     foreach ($subName in $Key.GetSubKeyNames()) {
         $node = $null
-        $child = $null
-        if ($Depth -gt 0) { $child = $Key.OpenSubKey($subName, $false) }
-        if ($null -ne $child) {
-            try { $node = Read-RegNode $child ($Depth - 1) $ValueNames } finally { $child.Dispose() }
+        if ($Depth -gt 0) {
+            try {
+                $child = $Key.OpenSubKey($subName, $false)
+                if ($null -ne $child) {
+                    try { $node = Read-RegNode $child ($Depth - 1) $ValueNames } finally { $child.Dispose() }
+                }
+            } catch {
+                $node = $null
+                $errors.Add($subName, (ConvertTo-EntryError $_.Exception))
+            }
         }
         $subkeys.Add($subName, $node)
     }
-    return [ordered]@{ values = $values; subkeys = $subkeys }
+    $result = [ordered]@{ values = $values; subkeys = $subkeys }
+    if ($errors.Count -gt 0) { $result.Add('errors', $errors) }
+    return $result
 }
 
 function ConvertTo-RegData([string]$Type, $Value) {
@@ -660,53 +845,131 @@ function Remove-RegKeyAt($RegPath, [bool]$Recurse, [bool]$HasExpect, $Expect, [s
 
 function Find-RegKeys($RegPath) {
     # Keys matching a path whose '*' segments match every subkey at that level (path_from).
-    # Returns entries @{ Key; Path }; the caller disposes the keys.
+    # Returns entries @{ Key; Path; Error }: an open key (the caller disposes it), or, for a key
+    # that could not be opened or listed, Key = $null and Error = {kind, message}: one denied
+    # subkey costs its own entry, not the whole op. On any other failure every key opened so
+    # far is closed before the error goes on.
     $level = New-Object System.Collections.Generic.List[object]
-    $level.Add(@{ Key = (Open-RegBase $RegPath.Hive); Path = $RegPath.Prefix })
-    foreach ($segment in $RegPath.Segments) {
-        $next = New-Object System.Collections.Generic.List[object]
-        foreach ($entry in $level) {
-            $names = @($segment)
-            if ($segment -eq '*') { $names = $entry.Key.GetSubKeyNames() }
-            foreach ($name in $names) {
-                $child = $entry.Key.OpenSubKey($name, $false)
-                if ($null -ne $child) { $next.Add(@{ Key = $child; Path = $entry.Path + '\' + $name }) }
+    $next = New-Object System.Collections.Generic.List[object]
+    $failed = New-Object System.Collections.Generic.List[object]
+    $level.Add(@{ Key = (Open-RegBase $RegPath.Hive); Path = $RegPath.Prefix; Error = $null })
+    try {
+        foreach ($segment in $RegPath.Segments) {
+            $next = New-Object System.Collections.Generic.List[object]
+            foreach ($entry in $level) {
+                try {
+                    $names = @($segment)
+                    if ($segment -eq '*') { $names = $entry.Key.GetSubKeyNames() }
+                    foreach ($name in $names) {
+                        $path = $entry.Path + '\' + $name
+                        try {
+                            $child = $entry.Key.OpenSubKey($name, $false)
+                            if ($null -ne $child) { $next.Add(@{ Key = $child; Path = $path; Error = $null }) }
+                        } catch {
+                            $failed.Add(@{ Key = $null; Path = $path; Error = (ConvertTo-EntryError $_.Exception) })
+                        }
+                    }
+                } catch {
+                    $failed.Add(@{ Key = $null; Path = $entry.Path; Error = (ConvertTo-EntryError $_.Exception) })
+                } finally {
+                    $entry.Key.Dispose()
+                    $entry.Key = $null
+                }
             }
-            $entry.Key.Dispose()
+            $level = $next
         }
-        $level = $next
+    } catch {
+        foreach ($entry in @($level) + @($next)) {
+            if ($null -ne $entry.Key) { $entry.Key.Dispose() }
+        }
+        throw
     }
+    foreach ($entry in $failed) { $level.Add($entry) }
     return ,$level
 }
 
 # ---------------------------------------------------------------------------
 # Files and paths.
 
+# The WOW64 file system redirector (MicrosoftDocs/win32 desktop-src/WinProg64/
+# file-system-redirector.md): a 32-bit process that opens %windir%\System32 gets
+# %windir%\SysWOW64, except in a few subdirectories, and %windir%\Sysnative names the native
+# System32. A path stored under Wow6432Node (the 32-bit registry view, e.g. a 32-bit ODBC
+# driver's `Driver` value) is a path as the 32-bit process that loads it sees it; this
+# 64-bit agent reads the same file by rewriting the path (docs/agent-protocol.md, path_from).
+$Wow64ExemptDirs = @('catroot', 'catroot2', 'driverstore', 'drivers\etc', 'logfiles', 'spool')
+
+function Test-Wow64Key([string]$KeyPath) {
+    foreach ($segment in $KeyPath.Split([char]'\')) {
+        if ($segment -eq 'Wow6432Node') { return $true }
+    }
+    return $false
+}
+
+function Convert-Wow64Path([string]$Path) {
+    $windows = [Environment]::GetFolderPath('Windows')
+    $native = $windows + '\Sysnative\'
+    if ($Path.StartsWith($native, [StringComparison]::OrdinalIgnoreCase)) {
+        return ($windows + '\System32\' + $Path.Substring($native.Length))
+    }
+    $system32 = $windows + '\System32\'
+    if (-not $Path.StartsWith($system32, [StringComparison]::OrdinalIgnoreCase)) { return $Path }
+    $rest = $Path.Substring($system32.Length)
+    foreach ($exempt in $Wow64ExemptDirs) {
+        if ($rest.StartsWith($exempt + '\', [StringComparison]::OrdinalIgnoreCase)) { return $Path }
+    }
+    return ($windows + '\SysWOW64\' + $rest)
+}
+
+function Get-PathFromValues($Entry, $Spec, $Regex) {
+    # The paths one matching key yields (see Resolve-PathFrom).
+    $paths = New-Object System.Collections.Generic.List[object]
+    foreach ($name in $Entry.Key.GetValueNames()) {
+        if ($null -ne $Spec.value_name -and $name -ne $Spec.value_name) { continue }
+        $kind = [string]$Entry.Key.GetValueKind($name)
+        if ($kind -ne 'String' -and $kind -ne 'ExpandString') { continue }
+        $data = [string]$Entry.Key.GetValue($name, $null, [Microsoft.Win32.RegistryValueOptions]::DoNotExpandEnvironmentNames)
+        if ($null -ne $Regex) {
+            $match = $Regex.Match($data)
+            if (-not $match.Success) { continue }
+            if ($match.Groups.Count -gt 1 -and $match.Groups[1].Success) { $data = $match.Groups[1].Value }
+        }
+        if ($null -ne $Spec.append) { $data = $data + $Spec.append }
+        $path = [Environment]::ExpandEnvironmentVariables($data)
+        if (Test-Wow64Key $Entry.Path) { $path = Convert-Wow64Path $path }
+        $paths.Add($path)
+    }
+    return ,$paths
+}
+
 function Resolve-PathFrom($Spec) {
     # docs/agent-protocol.md, path_from: for each matching key and each string value named
     # value_name (all if omitted) whose data matches value_regex (if given): group 1 if the
-    # regex has one and it matched, else the whole data; then append; then %VAR% expansion.
+    # regex has one and it matched, else the whole data; then append; then %VAR% expansion;
+    # then, for a key under Wow6432Node, the WOW64 redirection (Convert-Wow64Path).
+    # A key that cannot be read yields one target with Path = $null and its Error.
     $found = New-Object System.Collections.Generic.List[object]
     if ($null -eq $Spec) { return ,$found }
     $regPath = ConvertTo-RegPath $Spec.key 'path_from.key'
     $regex = New-CheckedRegex $Spec.value_regex 'path_from.value_regex'
-    foreach ($entry in (Find-RegKeys $regPath)) {
-        try {
-            foreach ($name in $entry.Key.GetValueNames()) {
-                if ($null -ne $Spec.value_name -and $name -ne $Spec.value_name) { continue }
-                $kind = [string]$entry.Key.GetValueKind($name)
-                if ($kind -ne 'String' -and $kind -ne 'ExpandString') { continue }
-                $data = [string]$entry.Key.GetValue($name, $null, [Microsoft.Win32.RegistryValueOptions]::DoNotExpandEnvironmentNames)
-                if ($null -ne $regex) {
-                    $match = $regex.Match($data)
-                    if (-not $match.Success) { continue }
-                    if ($match.Groups.Count -gt 1 -and $match.Groups[1].Success) { $data = $match.Groups[1].Value }
-                }
-                if ($null -ne $Spec.append) { $data = $data + $Spec.append }
-                $found.Add(@{ Path = [Environment]::ExpandEnvironmentVariables($data); SourceKey = $entry.Path })
+    $entries = Find-RegKeys $regPath
+    try {
+        foreach ($entry in $entries) {
+            if ($null -ne $entry.Error) {
+                $found.Add(@{ Path = $null; SourceKey = $entry.Path; Error = $entry.Error })
+                continue
             }
-        } finally {
-            $entry.Key.Dispose()
+            try {
+                foreach ($path in (Get-PathFromValues $entry $Spec $regex)) {
+                    $found.Add(@{ Path = $path; SourceKey = $entry.Path; Error = $null })
+                }
+            } catch {
+                $found.Add(@{ Path = $null; SourceKey = $entry.Path; Error = (ConvertTo-EntryError $_.Exception) })
+            }
+        }
+    } finally {
+        foreach ($entry in $entries) {
+            if ($null -ne $entry.Key) { $entry.Key.Dispose() }
         }
     }
     return ,$found
@@ -717,70 +980,35 @@ function Get-FileTargets($Paths, $PathFrom) {
     $targets = New-Object System.Collections.Generic.List[object]
     foreach ($path in @($Paths)) {
         if ($null -eq $path) { continue }
-        $targets.Add(@{ Path = [Environment]::ExpandEnvironmentVariables($path); SourceKey = $null })
+        $targets.Add(@{ Path = [Environment]::ExpandEnvironmentVariables($path); SourceKey = $null; Error = $null })
     }
     foreach ($entry in (Resolve-PathFrom $PathFrom)) { $targets.Add($entry) }
     return ,$targets
 }
 
-function Open-SharedRead([string]$Path) {
-    # SQL Server keeps ERRORLOG open for writing; share read, write and delete with it.
-    return (New-Object System.IO.FileStream($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]'ReadWrite, Delete'))
-}
-
-function Get-StreamEncoding($Stream) {
-    # BOM detection; ERRORLOG is UTF-16LE with a BOM (reference sqlserver-tls.md section 3).
-    # Leaves the stream after the BOM. Without a BOM the text is read as UTF-8.
-    $bom = New-Object byte[] 3
-    $count = $Stream.Read($bom, 0, 3)
-    if ($count -ge 3 -and $bom[0] -eq 0xEF -and $bom[1] -eq 0xBB -and $bom[2] -eq 0xBF) {
-        return @{ Name = 'utf-8-bom'; Encoding = $Utf8 }
-    }
-    if ($count -ge 2 -and $bom[0] -eq 0xFF -and $bom[1] -eq 0xFE) {
-        $null = $Stream.Seek(2, [System.IO.SeekOrigin]::Begin)
-        return @{ Name = 'utf-16le'; Encoding = (New-Object System.Text.UnicodeEncoding($false, $false)) }
-    }
-    if ($count -ge 2 -and $bom[0] -eq 0xFE -and $bom[1] -eq 0xFF) {
-        $null = $Stream.Seek(2, [System.IO.SeekOrigin]::Begin)
-        return @{ Name = 'utf-16be'; Encoding = (New-Object System.Text.UnicodeEncoding($true, $false)) }
-    }
-    $null = $Stream.Seek(0, [System.IO.SeekOrigin]::Begin)
-    return @{ Name = 'utf-8'; Encoding = $Utf8 }
-}
-
-function Read-TextTail([string]$Path, [int]$MaxLines, $Regex) {
-    # The last MaxLines lines (after the regex filter), streamed so that a large log never sits in memory.
-    if (-not [System.IO.File]::Exists($Path)) {
-        return @{ Exists = $false; Encoding = $null; Lines = (New-Object System.Collections.Generic.List[object]) }
-    }
-    $kept = New-Object System.Collections.Generic.Queue[string]
-    $stream = Open-SharedRead $Path
-    try {
-        $encoding = Get-StreamEncoding $stream
-        $reader = New-Object System.IO.StreamReader($stream, $encoding.Encoding, $false)
-        while ($null -ne ($line = $reader.ReadLine())) {
-            if ($null -ne $Regex -and -not $Regex.IsMatch($line)) { continue }
-            $kept.Enqueue($line)
-            if ($kept.Count -gt $MaxLines) { $null = $kept.Dequeue() }
-        }
-    } finally {
-        $stream.Dispose()
-    }
-    $lines = New-Object System.Collections.Generic.List[object]
-    foreach ($line in $kept) { $lines.Add($line) }
-    return @{ Exists = $true; Encoding = $encoding.Name; Lines = $lines }
+function Read-TextTail([string]$Path, [int]$MaxLines, $Filters) {
+    # One pass over the file, in compiled code: for each filter (a regex, or $null for every
+    # line) the last MaxLines lines it keeps. The file is opened sharing read, write and delete
+    # with SQL Server, which keeps ERRORLOG open for writing; the encoding comes from the BOM
+    # (ERRORLOG is UTF-16LE with a BOM, reference sqlserver-tls.md section 3), UTF-8 without one.
+    if (-not [System.IO.File]::Exists($Path)) { return $null }
+    Initialize-NativeHelpers
+    return [MssqlTls.TextTail]::Read($Path, $Filters, $MaxLines)
 }
 
 function Read-AllLines([string]$Path) {
-    $lines = New-Object System.Collections.Generic.List[object]
-    $stream = Open-SharedRead $Path
+    # The non-empty lines of a (small) journal record.
+    $stream = New-Object System.IO.FileStream($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]'ReadWrite, Delete')
     try {
         $reader = New-Object System.IO.StreamReader($stream, $Utf8, $true)
-        while ($null -ne ($line = $reader.ReadLine())) {
-            if ($line -ne '') { $lines.Add($line) }
-        }
+        $text = $reader.ReadToEnd()
     } finally {
         $stream.Dispose()
+    }
+    $lines = New-Object System.Collections.Generic.List[object]
+    foreach ($line in $text.Split([char]"`n")) {
+        $trimmed = $line.TrimEnd([char]"`r")
+        if ($trimmed -ne '') { $lines.Add($trimmed) }
     }
     return ,$lines
 }
@@ -788,27 +1016,54 @@ function Read-AllLines([string]$Path) {
 # ---------------------------------------------------------------------------
 # Journal: %ProgramData%\mssql.tls\journal\<id>.jsonl, one JSON document per line.
 
+$JournalSids = @('S-1-5-32-544', 'S-1-5-18')
+
+function New-JournalSecurity {
+    # Only administrators and SYSTEM may plant files where an elevated agent appends:
+    # a protected DACL (nothing inherited) granting those two FullControl, inherited below.
+    $security = New-Object System.Security.AccessControl.DirectorySecurity
+    $security.SetAccessRuleProtection($true, $false)
+    foreach ($sid in $JournalSids) {
+        $identity = New-Object System.Security.Principal.SecurityIdentifier($sid)
+        $rule = New-Object System.Security.AccessControl.FileSystemAccessRule($identity, 'FullControl', 'ContainerInherit, ObjectInherit', 'None', 'Allow')
+        $security.AddAccessRule($rule)
+    }
+    return $security
+}
+
+function Test-JournalSecurity($Security) {
+    # True when the DACL is protected and allows nobody but administrators and SYSTEM.
+    if (-not $Security.AreAccessRulesProtected) { return $false }
+    foreach ($rule in $Security.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
+        if ($JournalSids -notcontains $rule.IdentityReference.Value) { return $false }
+    }
+    return $true
+}
+
+function Assert-NotReparsePoint([string]$Path) {
+    if ([System.IO.Directory]::Exists($Path) -and ([int]([System.IO.File]::GetAttributes($Path) -band [System.IO.FileAttributes]::ReparsePoint)) -ne 0) {
+        throw (New-AgentError 'access_denied' ('{0} is a reparse point; refusing to use it for the journal' -f $Path))
+    }
+}
+
 function Get-JournalDirectory([bool]$Create) {
     if ([string]::IsNullOrEmpty($env:ProgramData)) { throw (New-AgentError 'error' 'ProgramData is not set') }
     $root = [System.IO.Path]::Combine($env:ProgramData, 'mssql.tls')
     $directory = [System.IO.Path]::Combine($root, 'journal')
-    if ($Create -and -not [System.IO.Directory]::Exists($root)) {
-        # Only administrators and SYSTEM may plant files where an elevated agent appends.
-        $security = New-Object System.Security.AccessControl.DirectorySecurity
-        $security.SetAccessRuleProtection($true, $false)
-        foreach ($sid in @('S-1-5-32-544', 'S-1-5-18')) {
-            $identity = New-Object System.Security.Principal.SecurityIdentifier($sid)
-            $rule = New-Object System.Security.AccessControl.FileSystemAccessRule($identity, 'FullControl', 'ContainerInherit, ObjectInherit', 'None', 'Allow')
-            $security.AddAccessRule($rule)
+    Assert-NotReparsePoint $root
+    if ($Create) {
+        # The ACL is applied when the folder is created and also when it already exists without
+        # it (created by hand or by an older agent): the check runs on every write batch.
+        if (-not [System.IO.Directory]::Exists($root)) {
+            $null = [System.IO.Directory]::CreateDirectory($root, (New-JournalSecurity))
+        } elseif (-not (Test-JournalSecurity ([System.IO.Directory]::GetAccessControl($root)))) {
+            [System.IO.Directory]::SetAccessControl($root, (New-JournalSecurity))
         }
-        $null = [System.IO.Directory]::CreateDirectory($root, $security)
+        Assert-NotReparsePoint $directory
+        $null = [System.IO.Directory]::CreateDirectory($directory)
     }
-    if ($Create) { $null = [System.IO.Directory]::CreateDirectory($directory) }
-    foreach ($path in @($root, $directory)) {
-        if ([System.IO.Directory]::Exists($path) -and ([int]([System.IO.File]::GetAttributes($path) -band [System.IO.FileAttributes]::ReparsePoint)) -ne 0) {
-            throw (New-AgentError 'access_denied' ('{0} is a reparse point; refusing to use it for the journal' -f $path))
-        }
-    }
+    Assert-NotReparsePoint $root
+    Assert-NotReparsePoint $directory
     return $directory
 }
 
@@ -837,22 +1092,30 @@ function Add-JournalLine([string]$Id, [string]$Line) {
 }
 
 # ---------------------------------------------------------------------------
-# Certificates: LocalMachine stores through X509Store; context properties through
-# crypt32 (reference sqlserver-tls.md section 6), compiled once per process and only
-# in batches that read or write them.
+# Native helpers: the one Add-Type of the agent, a constant C# block compiled once per
+# process and only in batches that need it (certificate properties and private-key ACLs,
+# registry values .NET cannot type, the ERRORLOG tail, JSON escaping, the CNG suite list).
+# The compiler is the .NET Framework's (C# 5): no newer syntax below.
 
-function Initialize-CertProperties {
+function Initialize-NativeHelpers {
     if ($null -ne ('MssqlTls.CertProperties' -as [type])) { return }
     Add-Type -TypeDefinition @'
 using System;
+using System.Collections.Generic;
 using System.ComponentModel;
+using System.IO;
 using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.RegularExpressions;
+using Microsoft.Win32.SafeHandles;
 
 namespace MssqlTls
 {
+    // Certificate context properties (reference sqlserver-tls.md section 6).
     public static class CertProperties
     {
         private const int CRYPT_E_NOT_FOUND = unchecked((int)0x80092004);
+        private const int CERT_KEY_PROV_INFO_PROP_ID = 2;
 
         [StructLayout(LayoutKind.Sequential)]
         private struct CRYPT_DATA_BLOB
@@ -861,8 +1124,24 @@ namespace MssqlTls
             public IntPtr pbData;
         }
 
+        // CRYPT_KEY_PROV_INFO (MicrosoftDocs/sdk-api wincrypt/ns-wincrypt-crypt_key_prov_info.md).
+        [StructLayout(LayoutKind.Sequential)]
+        private struct CRYPT_KEY_PROV_INFO
+        {
+            public IntPtr pwszContainerName;
+            public IntPtr pwszProvName;
+            public int dwProvType;
+            public int dwFlags;
+            public int cProvParam;
+            public IntPtr rgProvParam;
+            public int dwKeySpec;
+        }
+
         [DllImport("crypt32.dll", SetLastError = true)]
         private static extern bool CertGetCertificateContextProperty(IntPtr pCertContext, int dwPropId, byte[] pvData, ref int pcbData);
+
+        [DllImport("crypt32.dll", SetLastError = true, EntryPoint = "CertGetCertificateContextProperty")]
+        private static extern bool CertGetCertificateContextPropertyPtr(IntPtr pCertContext, int dwPropId, IntPtr pvData, ref int pcbData);
 
         [DllImport("crypt32.dll", SetLastError = true)]
         private static extern bool CertSetCertificateContextProperty(IntPtr pCertContext, int dwPropId, int dwFlags, IntPtr pvData);
@@ -882,6 +1161,38 @@ namespace MssqlTls
                 throw new Win32Exception(Marshal.GetLastWin32Error());
             if (size != data.Length) Array.Resize(ref data, size);
             return data;
+        }
+
+        // Property 2 decoded, or null when the certificate has none. The structure's string
+        // pointers point into the buffer crypt32 filled, so the buffer is unmanaged memory that
+        // cannot move while they are read. Nothing here opens the private key.
+        public static KeyProvInfo GetKeyProvInfo(IntPtr context)
+        {
+            int size = 0;
+            if (!CertGetCertificateContextPropertyPtr(context, CERT_KEY_PROV_INFO_PROP_ID, IntPtr.Zero, ref size))
+            {
+                int error = Marshal.GetLastWin32Error();
+                if (error == CRYPT_E_NOT_FOUND) return null;
+                throw new Win32Exception(error);
+            }
+            IntPtr buffer = Marshal.AllocHGlobal(size);
+            try
+            {
+                if (!CertGetCertificateContextPropertyPtr(context, CERT_KEY_PROV_INFO_PROP_ID, buffer, ref size))
+                    throw new Win32Exception(Marshal.GetLastWin32Error());
+                CRYPT_KEY_PROV_INFO raw = (CRYPT_KEY_PROV_INFO)Marshal.PtrToStructure(buffer, typeof(CRYPT_KEY_PROV_INFO));
+                KeyProvInfo info = new KeyProvInfo();
+                info.Container = raw.pwszContainerName == IntPtr.Zero ? null : Marshal.PtrToStringUni(raw.pwszContainerName);
+                info.Provider = raw.pwszProvName == IntPtr.Zero ? null : Marshal.PtrToStringUni(raw.pwszProvName);
+                info.ProviderType = raw.dwProvType;
+                info.Flags = raw.dwFlags;
+                info.KeySpec = raw.dwKeySpec;
+                return info;
+            }
+            finally
+            {
+                Marshal.FreeHGlobal(buffer);
+            }
         }
 
         // Without CERT_SET_PROPERTY_INHIBIT_PERSIST_FLAG the change is persisted to the store.
@@ -913,6 +1224,310 @@ namespace MssqlTls
                 int error = Marshal.GetLastWin32Error();
                 if (error != CRYPT_E_NOT_FOUND) throw new Win32Exception(error);
             }
+        }
+    }
+
+    public sealed class KeyProvInfo
+    {
+        public string Container;
+        public string Provider;
+        public int ProviderType;   // 0 = a CNG key storage provider
+        public int Flags;          // CRYPT_MACHINE_KEYSET 0x20, CRYPT_SILENT 0x40, ...
+        public int KeySpec;        // AT_KEYEXCHANGE 1, AT_SIGNATURE 2
+    }
+
+    // The DACL of a private key, read and written through its provider, never by opening or
+    // exporting the key material: CryptAcquireContext + Crypt{Get,Set}ProvParam(PP_KEYSET_SEC_DESCR)
+    // for CSP keys (MicrosoftDocs/sdk-api wincrypt/nf-wincrypt-cryptacquirecontextw.md,
+    // nf-wincrypt-cryptgetprovparam.md, nf-wincrypt-cryptsetprovparam.md); NCryptOpenStorageProvider
+    // + NCryptOpenKey + NCrypt{Get,Set}Property("Security Descr") for CNG keys (sdk-api
+    // ncrypt/nf-ncrypt-ncryptopenstorageprovider.md, nf-ncrypt-ncryptopenkey.md,
+    // nf-ncrypt-ncryptgetproperty.md, nf-ncrypt-ncryptsetproperty.md; MicrosoftDocs/win32
+    // desktop-src/SecCNG/key-storage-property-identifiers.md). The bytes are a self-relative
+    // SECURITY_DESCRIPTOR holding the DACL only (DACL_SECURITY_INFORMATION).
+    public static class KeyAcl
+    {
+        private const int PP_KEYSET_SEC_DESCR = 8;
+        private const int DACL_SECURITY_INFORMATION = 4;
+        private const int CRYPT_MACHINE_KEYSET = 0x20;
+        private const int CRYPT_SILENT = 0x40;
+        private const int NCRYPT_MACHINE_KEY_FLAG = 0x20;
+        private const int NCRYPT_SILENT_FLAG = 0x40;
+        private const string NCRYPT_SECURITY_DESCR_PROPERTY = "Security Descr";
+
+        [DllImport("advapi32.dll", CharSet = CharSet.Unicode, SetLastError = true, EntryPoint = "CryptAcquireContextW")]
+        private static extern bool CryptAcquireContext(out IntPtr phProv, string pszContainer, string pszProvider, int dwProvType, int dwFlags);
+
+        [DllImport("advapi32.dll", SetLastError = true)]
+        private static extern bool CryptGetProvParam(IntPtr hProv, int dwParam, byte[] pbData, ref int pdwDataLen, int dwFlags);
+
+        [DllImport("advapi32.dll", SetLastError = true)]
+        private static extern bool CryptSetProvParam(IntPtr hProv, int dwParam, byte[] pbData, int dwFlags);
+
+        [DllImport("advapi32.dll", SetLastError = true)]
+        private static extern bool CryptReleaseContext(IntPtr hProv, int dwFlags);
+
+        [DllImport("ncrypt.dll", CharSet = CharSet.Unicode)]
+        private static extern int NCryptOpenStorageProvider(out IntPtr phProvider, string pszProviderName, int dwFlags);
+
+        [DllImport("ncrypt.dll", CharSet = CharSet.Unicode)]
+        private static extern int NCryptOpenKey(IntPtr hProvider, out IntPtr phKey, string pszKeyName, int dwLegacyKeySpec, int dwFlags);
+
+        [DllImport("ncrypt.dll", CharSet = CharSet.Unicode)]
+        private static extern int NCryptGetProperty(IntPtr hObject, string pszProperty, byte[] pbOutput, int cbOutput, out int pcbResult, int dwFlags);
+
+        [DllImport("ncrypt.dll", CharSet = CharSet.Unicode)]
+        private static extern int NCryptSetProperty(IntPtr hObject, string pszProperty, byte[] pbInput, int cbInput, int dwFlags);
+
+        [DllImport("ncrypt.dll")]
+        private static extern int NCryptFreeObject(IntPtr hObject);
+
+        private static IntPtr AcquireCsp(KeyProvInfo info)
+        {
+            IntPtr provider;
+            int flags = (info.Flags & CRYPT_MACHINE_KEYSET) | CRYPT_SILENT;
+            if (!CryptAcquireContext(out provider, info.Container, info.Provider, info.ProviderType, flags))
+                throw new Win32Exception(Marshal.GetLastWin32Error());
+            return provider;
+        }
+
+        private static void OpenCng(KeyProvInfo info, out IntPtr provider, out IntPtr key)
+        {
+            key = IntPtr.Zero;
+            int status = NCryptOpenStorageProvider(out provider, info.Provider, 0);
+            if (status != 0) throw new Win32Exception(status);
+            int flags = ((info.Flags & NCRYPT_MACHINE_KEY_FLAG) != 0 ? NCRYPT_MACHINE_KEY_FLAG : 0) | NCRYPT_SILENT_FLAG;
+            status = NCryptOpenKey(provider, out key, info.Container, info.KeySpec, flags);
+            if (status != 0)
+            {
+                NCryptFreeObject(provider);
+                throw new Win32Exception(status);
+            }
+        }
+
+        public static byte[] Get(KeyProvInfo info)
+        {
+            if (info.ProviderType != 0)
+            {
+                IntPtr provider = AcquireCsp(info);
+                try
+                {
+                    int size = 0;
+                    if (!CryptGetProvParam(provider, PP_KEYSET_SEC_DESCR, null, ref size, DACL_SECURITY_INFORMATION))
+                        throw new Win32Exception(Marshal.GetLastWin32Error());
+                    byte[] data = new byte[size];
+                    if (!CryptGetProvParam(provider, PP_KEYSET_SEC_DESCR, data, ref size, DACL_SECURITY_INFORMATION))
+                        throw new Win32Exception(Marshal.GetLastWin32Error());
+                    if (size != data.Length) Array.Resize(ref data, size);
+                    return data;
+                }
+                finally
+                {
+                    CryptReleaseContext(provider, 0);
+                }
+            }
+            IntPtr storage;
+            IntPtr key;
+            OpenCng(info, out storage, out key);
+            try
+            {
+                int size;
+                int status = NCryptGetProperty(key, NCRYPT_SECURITY_DESCR_PROPERTY, null, 0, out size, DACL_SECURITY_INFORMATION);
+                if (status != 0) throw new Win32Exception(status);
+                byte[] data = new byte[size];
+                status = NCryptGetProperty(key, NCRYPT_SECURITY_DESCR_PROPERTY, data, data.Length, out size, DACL_SECURITY_INFORMATION);
+                if (status != 0) throw new Win32Exception(status);
+                if (size != data.Length) Array.Resize(ref data, size);
+                return data;
+            }
+            finally
+            {
+                NCryptFreeObject(key);
+                NCryptFreeObject(storage);
+            }
+        }
+
+        public static void Set(KeyProvInfo info, byte[] descriptor)
+        {
+            if (info.ProviderType != 0)
+            {
+                IntPtr provider = AcquireCsp(info);
+                try
+                {
+                    if (!CryptSetProvParam(provider, PP_KEYSET_SEC_DESCR, descriptor, DACL_SECURITY_INFORMATION))
+                        throw new Win32Exception(Marshal.GetLastWin32Error());
+                }
+                finally
+                {
+                    CryptReleaseContext(provider, 0);
+                }
+                return;
+            }
+            IntPtr storage;
+            IntPtr key;
+            OpenCng(info, out storage, out key);
+            try
+            {
+                int status = NCryptSetProperty(key, NCRYPT_SECURITY_DESCR_PROPERTY, descriptor, descriptor.Length, DACL_SECURITY_INFORMATION);
+                if (status != 0) throw new Win32Exception(status);
+            }
+            finally
+            {
+                NCryptFreeObject(key);
+                NCryptFreeObject(storage);
+            }
+        }
+    }
+
+    public sealed class RawRegValue
+    {
+        public int Type;
+        public byte[] Data;
+    }
+
+    // The stored bytes of one registry value, whatever its type (RegQueryValueEx).
+    public static class RegRaw
+    {
+        private const int ERROR_FILE_NOT_FOUND = 2;
+        private const int ERROR_MORE_DATA = 234;
+
+        [DllImport("advapi32.dll", CharSet = CharSet.Unicode, EntryPoint = "RegQueryValueExW")]
+        private static extern int RegQueryValueEx(SafeRegistryHandle hKey, string lpValueName, IntPtr lpReserved, out int lpType, byte[] lpData, ref int lpcbData);
+
+        // null when the value does not exist.
+        public static RawRegValue Query(SafeRegistryHandle key, string name)
+        {
+            for (int attempt = 0; attempt < 4; attempt++)
+            {
+                int type;
+                int size = 0;
+                int status = RegQueryValueEx(key, name, IntPtr.Zero, out type, null, ref size);
+                if (status == ERROR_FILE_NOT_FOUND) return null;
+                if (status != 0 && status != ERROR_MORE_DATA) throw new Win32Exception(status);
+                byte[] data = new byte[size];
+                status = RegQueryValueEx(key, name, IntPtr.Zero, out type, data, ref size);
+                if (status == ERROR_MORE_DATA) continue;  // the value grew in between
+                if (status == ERROR_FILE_NOT_FOUND) return null;
+                if (status != 0) throw new Win32Exception(status);
+                if (size != data.Length) Array.Resize(ref data, size);
+                RawRegValue value = new RawRegValue();
+                value.Type = type;
+                value.Data = data;
+                return value;
+            }
+            throw new Win32Exception(ERROR_MORE_DATA);
+        }
+    }
+
+    // The Local (CNG) Schannel suite list in priority order: BCryptEnumContextFunctions(CRYPT_LOCAL,
+    // "SSL", NCRYPT_SCHANNEL_INTERFACE) (MicrosoftDocs/sdk-api bcrypt/nf-bcrypt-bcryptenumcontextfunctions.md;
+    // reference windows-schannel.md section 4).
+    public static class CngConfig
+    {
+        private const int CRYPT_LOCAL = 1;
+        private const int NCRYPT_SCHANNEL_INTERFACE = 0x00010002;
+        private const int STATUS_NOT_FOUND = unchecked((int)0xC0000225);
+
+        [StructLayout(LayoutKind.Sequential)]
+        private struct CRYPT_CONTEXT_FUNCTIONS
+        {
+            public int cFunctions;
+            public IntPtr rgpszFunctions;
+        }
+
+        [DllImport("bcrypt.dll", CharSet = CharSet.Unicode)]
+        private static extern int BCryptEnumContextFunctions(int dwTable, string pszContext, int dwInterface, ref int pcbBuffer, ref IntPtr ppBuffer);
+
+        [DllImport("bcrypt.dll")]
+        private static extern void BCryptFreeBuffer(IntPtr pvBuffer);
+
+        public static string[] LocalSchannelSuites()
+        {
+            int size = 0;
+            IntPtr buffer = IntPtr.Zero;
+            int status = BCryptEnumContextFunctions(CRYPT_LOCAL, "SSL", NCRYPT_SCHANNEL_INTERFACE, ref size, ref buffer);
+            if (status == STATUS_NOT_FOUND) return new string[0];
+            if (status != 0) throw new Win32Exception(status);
+            try
+            {
+                CRYPT_CONTEXT_FUNCTIONS list = (CRYPT_CONTEXT_FUNCTIONS)Marshal.PtrToStructure(buffer, typeof(CRYPT_CONTEXT_FUNCTIONS));
+                string[] names = new string[list.cFunctions];
+                for (int i = 0; i < list.cFunctions; i++)
+                    names[i] = Marshal.PtrToStringUni(Marshal.ReadIntPtr(list.rgpszFunctions, i * IntPtr.Size));
+                return names;
+            }
+            finally
+            {
+                BCryptFreeBuffer(buffer);
+            }
+        }
+    }
+
+    public sealed class TailResult
+    {
+        public string Encoding;
+        public List<string>[] Kept;
+    }
+
+    // One pass over a text file: for each filter (a regex, or null for every line) the last
+    // maxLines lines it matches. Shares read, write and delete with the writer (SQL Server keeps
+    // ERRORLOG open); the encoding comes from the BOM, UTF-8 without one.
+    public static class TextTail
+    {
+        public static TailResult Read(string path, Regex[] filters, int maxLines)
+        {
+            Queue<string>[] kept = new Queue<string>[filters.Length];
+            for (int i = 0; i < filters.Length; i++) kept[i] = new Queue<string>();
+            TailResult result = new TailResult();
+            using (FileStream stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+            {
+                byte[] bom = new byte[3];
+                int count = 0;
+                while (count < 3)
+                {
+                    int read = stream.Read(bom, count, 3 - count);
+                    if (read == 0) break;
+                    count += read;
+                }
+                Encoding encoding;
+                int skip;
+                if (count >= 3 && bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF) { result.Encoding = "utf-8-bom"; encoding = new UTF8Encoding(false); skip = 3; }
+                else if (count >= 2 && bom[0] == 0xFF && bom[1] == 0xFE) { result.Encoding = "utf-16le"; encoding = new UnicodeEncoding(false, false); skip = 2; }
+                else if (count >= 2 && bom[0] == 0xFE && bom[1] == 0xFF) { result.Encoding = "utf-16be"; encoding = new UnicodeEncoding(true, false); skip = 2; }
+                else { result.Encoding = "utf-8"; encoding = new UTF8Encoding(false); skip = 0; }
+                stream.Seek(skip, SeekOrigin.Begin);
+                using (StreamReader reader = new StreamReader(stream, encoding, false))
+                {
+                    string line;
+                    while ((line = reader.ReadLine()) != null)
+                    {
+                        for (int i = 0; i < filters.Length; i++)
+                        {
+                            if (filters[i] != null && !filters[i].IsMatch(line)) continue;
+                            kept[i].Enqueue(line);
+                            if (kept[i].Count > maxLines) kept[i].Dequeue();
+                        }
+                    }
+                }
+            }
+            result.Kept = new List<string>[filters.Length];
+            for (int i = 0; i < filters.Length; i++) result.Kept[i] = new List<string>(kept[i]);
+            return result;
+        }
+    }
+
+    // Non-ASCII UTF-16 units as \uXXXX (the response is ASCII only, docs/agent-protocol.md).
+    public static class AsciiJson
+    {
+        public static string Escape(string json)
+        {
+            StringBuilder text = new StringBuilder(json.Length + 16);
+            foreach (char c in json)
+            {
+                if (c < 0x80) text.Append(c);
+                else text.Append("\\u").Append(((int)c).ToString("x4"));
+            }
+            return text.ToString();
         }
     }
 }
@@ -949,51 +1564,81 @@ function Find-StoreCert($Store, [string]$Thumbprint) {
     throw (New-AgentError 'not_found' ('certificate {0} not found in LocalMachine\{1}' -f $Thumbprint, $Store.Name))
 }
 
-function Get-CngKeyProvider($Cert) {
-    # GetRSAPrivateKey/GetECDsaPrivateKey exist from .NET 4.6 (4.6.1 for ECDsa); on older
-    # frameworks the type literal fails and the provider stays unknown.
-    $key = $null
-    try { $key = [System.Security.Cryptography.X509Certificates.RSACertificateExtensions]::GetRSAPrivateKey($Cert) } catch { $key = $null }
-    if ($null -eq $key) {
-        try { $key = [System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions]::GetECDsaPrivateKey($Cert) } catch { $key = $null }
-    }
-    if ($null -eq $key) { return $null }
-    try {
-        if ($null -ne $key.PSObject.Properties['Key']) { return [string]$key.Key.Provider.Provider }
-        if ($null -ne $key.PSObject.Properties['CspKeyContainerInfo']) { return [string]$key.CspKeyContainerInfo.ProviderName }
-        return $null
-    } finally {
-        $key.Dispose()
-    }
-}
-
-function Get-CertKeyInfo($Cert) {
-    # SQL Server wants a legacy CAPI key with KeySpec AT_KEYEXCHANGE (reference sqlserver-tls.md
-    # section 4). .PrivateKey answers for CAPI keys and throws for CNG keys, which are then
-    # reported by their key storage provider, without a KeySpec.
-    $info = @{ Provider = $null; Spec = $null }
-    if (-not $Cert.HasPrivateKey) { return $info }
-    $legacy = $null
-    try { $legacy = $Cert.PrivateKey } catch { $legacy = $null }
-    if ($null -ne $legacy -and $null -ne $legacy.PSObject.Properties['CspKeyContainerInfo']) {
-        $info.Provider = [string]$legacy.CspKeyContainerInfo.ProviderName
-        $info.Spec = [int]$legacy.CspKeyContainerInfo.KeyNumber
-        return $info
-    }
-    try { $info.Provider = Get-CngKeyProvider $Cert } catch { $info.Provider = $null }
-    return $info
-}
-
-function Get-CertEntry($Cert) {
-    $key = Get-CertKeyInfo $Cert
+function ConvertFrom-KeyProvInfo($Info) {
+    # Property 2 (CERT_KEY_PROV_INFO_PROP_ID) as the protocol reports it: the fields of
+    # CRYPT_KEY_PROV_INFO (provider_type 0 = a CNG key storage provider), never its pointers.
+    if ($null -eq $Info) { return $null }
     return [ordered]@{
-        thumbprint      = $Cert.Thumbprint.ToUpperInvariant()
-        der             = [Convert]::ToBase64String($Cert.RawData)
-        has_private_key = [bool]$Cert.HasPrivateKey
-        key_provider    = $key.Provider
-        key_spec        = $key.Spec
-        prop9           = ConvertTo-Base64OrNull ([MssqlTls.CertProperties]::Get($Cert.Handle, 9))
+        container     = $Info.Container
+        provider      = $Info.Provider
+        provider_type = $Info.ProviderType
+        flags         = $Info.Flags
+        key_spec      = $Info.KeySpec
     }
+}
+
+function Get-KeyKind($Info) {
+    if ($Info.ProviderType -eq 0) { return 'cng' }
+    return 'csp'
+}
+
+function Get-KeyAcl($Info) {
+    # {kind, sddl}: the private key's DACL, read through its CSP or KSP (MssqlTls.KeyAcl) and
+    # rendered as SDDL by RawSecurityDescriptor (the DACL section only, 'D:...').
+    $bytes = [MssqlTls.KeyAcl]::Get($Info)
+    $descriptor = New-Object System.Security.AccessControl.RawSecurityDescriptor($bytes, 0)
+    return [ordered]@{
+        kind = Get-KeyKind $Info
+        sddl = $descriptor.GetSddlForm([System.Security.AccessControl.AccessControlSections]::Access)
+    }
+}
+
+function ConvertFrom-DaclSddl([string]$Sddl) {
+    # A security descriptor holding a DACL only; anything else is an invalid request.
+    $descriptor = $null
+    try {
+        if ($Sddl -cmatch '^D:') { $descriptor = New-Object System.Security.AccessControl.RawSecurityDescriptor($Sddl) }
+    } catch {
+        $descriptor = $null
+    }
+    if ($null -eq $descriptor -or $null -eq $descriptor.DiscretionaryAcl -or $null -ne $descriptor.Owner -or $null -ne $descriptor.Group -or $null -ne $descriptor.SystemAcl) {
+        throw (New-AgentError 'invalid_request' ("field 'sddl': expected a DACL in SDDL form ('D:...'), got '{0}'" -f $Sddl))
+    }
+    $bytes = New-Object byte[] $descriptor.BinaryLength
+    $descriptor.GetBinaryForm($bytes, 0)
+    return ,$bytes
+}
+
+function Get-CertEntry($Cert, [bool]$WithKeyAcl) {
+    # Key facts come from property 2 of the certificate context, which names the key without
+    # opening it: `PrivateKey` / GetRSAPrivateKey() open the key and fail (reporting nothing)
+    # where the administrator cannot read it (keys restricted to the SQL service account) or
+    # the key lives on an HSM (docs/agent-protocol.md, cert.list).
+    $info = [MssqlTls.CertProperties]::GetKeyProvInfo($Cert.Handle)
+    $entry = [ordered]@{
+        thumbprint        = $Cert.Thumbprint.ToUpperInvariant()
+        der               = [Convert]::ToBase64String($Cert.RawData)
+        has_private_key   = [bool]$Cert.HasPrivateKey
+        key_provider      = $null
+        key_provider_type = $null
+        key_spec          = $null
+        key_container     = $null
+        prop9             = ConvertTo-Base64OrNull ([MssqlTls.CertProperties]::Get($Cert.Handle, 9))
+    }
+    if ($null -ne $info) {
+        $entry['key_provider'] = $info.Provider
+        $entry['key_provider_type'] = $info.ProviderType
+        $entry['key_spec'] = $info.KeySpec
+        $entry['key_container'] = $info.Container
+    }
+    if ($WithKeyAcl) {
+        $entry.Add('key_acl', $null)
+        $entry.Add('key_acl_error', $null)
+        if ($null -ne $info -and $Cert.HasPrivateKey) {
+            try { $entry['key_acl'] = Get-KeyAcl $info } catch { $entry['key_acl_error'] = ConvertTo-EntryError $_.Exception }
+        }
+    }
+    return $entry
 }
 
 function Assert-CertExpect([bool]$HasExpect, $Expect, $Current, [string]$Where) {
@@ -1046,44 +1691,121 @@ function Get-DependentNames($Service) {
     return ,$names
 }
 
-function Wait-ServiceStatus($Service, [string]$Status, [DateTime]$Deadline) {
-    $remaining = $Deadline - [DateTime]::UtcNow
-    if ($remaining -lt [TimeSpan]::Zero) { $remaining = [TimeSpan]::Zero }
-    $Service.WaitForStatus($Status, $remaining)
+# ServiceController.Stop() stops every dependent that is not Stopped before the service
+# itself (microsoft/referencesource System.ServiceProcess/ServiceController.cs, Stop()), so a
+# restart accounts for each of them: those on their way to Running are stopped and started
+# again; a Paused one cannot be brought back to Paused by a restart, so the restart is
+# refused before anything stops; one already stopping is waited for and stays stopped.
+$RestartedDependentStates = @('Running', 'StartPending', 'ContinuePending')
+$UnrestorableDependentStates = @('Paused', 'PausePending')
+$ServicePollMilliseconds = 250
+
+function Get-ServiceExitCodes([string]$Name) {
+    # Win32_Service ExitCode and ServiceSpecificExitCode (MicrosoftDocs/win32
+    # desktop-src/CIMWin32Prov/win32-service.md); ExitCode 1066 (ERROR_SERVICE_SPECIFIC_ERROR)
+    # says the service put its own code in ServiceSpecificExitCode. The class is enumerated and
+    # filtered here, so that no request content ends up in a WQL filter.
+    foreach ($service in @(Get-CimInstance -ClassName Win32_Service)) {
+        if ([string]$service.Name -eq $Name) {
+            return @{ ExitCode = [long]$service.ExitCode; Specific = [long]$service.ServiceSpecificExitCode }
+        }
+    }
+    return @{ ExitCode = $null; Specific = $null }
+}
+
+function New-StartFailure($Service, [string]$State) {
+    $codes = Get-ServiceExitCodes $Service.ServiceName
+    $message = "service '{0}' failed to start: it is {1} (exit code {2}, service-specific exit code {3})" -f $Service.ServiceName, $State, $codes.ExitCode, $codes.Specific
+    $detail = [ordered]@{ state = $State; exit_code = $codes.ExitCode; service_specific_exit_code = $codes.Specific }
+    return (Add-ErrorDetail (New-AgentError 'error' $message) $detail)
+}
+
+function Wait-ServiceState($Service, [string]$Target, [DateTime]$Deadline) {
+    # Polls the status. ServiceController.WaitForStatus waits for one state only (same source,
+    # WaitForStatus), so SQL Server going StartPending -> Stopped (a bad certificate or binding
+    # does exactly that) would wait out the whole timeout and read as a timeout: a service
+    # that is Stopped while it should reach Running failed to start, and says so at once.
+    while ($true) {
+        $Service.Refresh()
+        $status = [string]$Service.Status
+        if ($status -eq $Target) { return }
+        if ($Target -eq 'Running' -and $status -eq 'Stopped') { throw (New-StartFailure $Service $status) }
+        if ([DateTime]::UtcNow -ge $Deadline) {
+            throw (New-AgentError 'timeout' ("service '{0}' did not reach {1} in time (state {2})" -f $Service.ServiceName, $Target, $status))
+        }
+        Start-Sleep -Milliseconds $ServicePollMilliseconds
+    }
 }
 
 function Stop-ServiceAndWait($Service, [DateTime]$Deadline) {
     $Service.Refresh()
-    if ([string]$Service.Status -eq 'Stopped') { return }
-    if ([string]$Service.Status -ne 'StopPending') { $Service.Stop() }
-    Wait-ServiceStatus $Service 'Stopped' $Deadline
+    $status = [string]$Service.Status
+    if ($status -eq 'Stopped') { return }
+    if ($status -ne 'StopPending') { $Service.Stop() }
+    Wait-ServiceState $Service 'Stopped' $Deadline
 }
 
 function Start-ServiceAndWait($Service, [DateTime]$Deadline) {
     $Service.Refresh()
-    if ([string]$Service.Status -eq 'Running') { return }
-    if ([string]$Service.Status -ne 'StartPending') { $Service.Start() }
-    Wait-ServiceStatus $Service 'Running' $Deadline
+    $status = [string]$Service.Status
+    if ($status -eq 'Running') { return }
+    if ($status -eq 'StopPending') {
+        Wait-ServiceState $Service 'Stopped' $Deadline
+        $status = 'Stopped'
+    }
+    if ($status -eq 'Stopped') {
+        try {
+            $Service.Start()
+        } catch {
+            # StartService itself failed (e.g. 1068: a dependency did not start): same report.
+            $kind = Get-ErrorKind $_.Exception
+            $reason = Get-ErrorMessage $_.Exception
+            $Service.Refresh()
+            $failure = New-StartFailure $Service ([string]$Service.Status)
+            throw (Add-ErrorDetail (New-AgentError $kind ('{0}: {1}' -f $failure.Message, $reason)) (Get-ErrorDetail $failure))
+        }
+    }
+    Wait-ServiceState $Service 'Running' $Deadline
+}
+
+function Get-DependentsToRestart($Service) {
+    # The dependents a restart stops and starts again, in stop order (DependentServices lists
+    # every direct and indirect dependent, dependents of a dependent first), and those already
+    # stopping. Refuses, before anything stops, when one is Paused.
+    $restart = New-Object System.Collections.Generic.List[object]
+    $stopping = New-Object System.Collections.Generic.List[object]
+    $paused = New-Object System.Collections.Generic.List[object]
+    foreach ($dependent in $Service.DependentServices) {
+        $dependent.Refresh()
+        $status = [string]$dependent.Status
+        if ($RestartedDependentStates -contains $status) { $restart.Add($dependent) }
+        elseif ($UnrestorableDependentStates -contains $status) { $paused.Add(('{0} ({1})' -f $dependent.ServiceName, $status)) }
+        elseif ($status -eq 'StopPending') { $stopping.Add($dependent) }
+    }
+    if ($paused.Count -gt 0) {
+        throw (New-AgentError 'error' ("service '{0}' has dependents a restart cannot bring back to their state: {1}; resume or stop them first" -f $Service.ServiceName, ($paused -join ', ')))
+    }
+    return @{ Restart = $restart; Stopping = $stopping }
 }
 
 function Restart-ServiceWithDependents($Service, [string]$StartMode, [bool]$WithDependents, [long]$TimeoutSeconds) {
-    # Record the running dependents, stop them (DependentServices lists them in stop order),
-    # stop the service, start it, then start those dependents in reverse order.
+    # Record the dependents that are not stopped, stop them (in DependentServices order), stop
+    # the service, start it, then start those dependents in reverse order.
     if ($StartMode -eq 'Disabled') {
         throw (New-AgentError 'error' ("service '{0}' is disabled and cannot be restarted" -f $Service.ServiceName))
     }
-    $running = New-Object System.Collections.Generic.List[object]
-    foreach ($dependent in $Service.DependentServices) {
-        $dependent.Refresh()
-        if ([string]$dependent.Status -eq 'Running') { $running.Add($dependent) }
-    }
+    $dependents = Get-DependentsToRestart $Service
+    $running = $dependents.Restart
     if ($running.Count -gt 0 -and -not $WithDependents) {
-        throw (New-AgentError 'error' ("service '{0}' has running dependents ({1}); expected with_dependents=true" -f $Service.ServiceName, (@($running | ForEach-Object { $_.ServiceName }) -join ', ')))
+        $names = New-Object System.Collections.Generic.List[string]
+        foreach ($dependent in $running) { $names.Add($dependent.ServiceName) }
+        throw (New-AgentError 'error' ("service '{0}' has running dependents ({1}); expected with_dependents=true" -f $Service.ServiceName, ($names -join ', ')))
     }
     $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
     $stopped = New-Object System.Collections.Generic.List[object]
     $started = New-Object System.Collections.Generic.List[object]
     try {
+        foreach ($dependent in $dependents.Stopping) { Wait-ServiceState $dependent 'Stopped' $deadline }
         foreach ($dependent in $running) {
             Stop-ServiceAndWait $dependent $deadline
             $stopped.Add($dependent.ServiceName)
@@ -1100,11 +1822,54 @@ function Restart-ServiceWithDependents($Service, [string]$StartMode, [bool]$With
             $started.Add($running[$i].ServiceName)
         }
     } catch {
+        # The caller learns which services are down now: stopped and not started again.
         $message = '{0} (stopped: [{1}]; started: [{2}])' -f (Get-ErrorMessage $_.Exception), ($stopped -join ', '), ($started -join ', ')
-        throw (New-AgentError (Get-ErrorKind $_.Exception) $message)
+        $detail = [ordered]@{}
+        $inner = Get-ErrorDetail $_.Exception
+        if ($null -ne $inner) { foreach ($entry in $inner.GetEnumerator()) { $detail.Add($entry.Key, $entry.Value) } }
+        $detail.Add('stopped', $stopped)
+        $detail.Add('started', $started)
+        throw (Add-ErrorDetail (New-AgentError (Get-ErrorKind $_.Exception) $message) $detail)
     }
     $Service.Refresh()
     return [ordered]@{ stopped = $stopped; started = $started; state = [string]$Service.Status }
+}
+
+function Get-DependencyOrder($Service, $Seen, $Order) {
+    # The services this one depends on, directly or not, each after its own dependencies.
+    foreach ($dependency in $Service.ServicesDependedOn) {
+        if ($Seen.ContainsKey($dependency.ServiceName)) { continue }
+        $Seen[$dependency.ServiceName] = $true
+        Get-DependencyOrder $dependency $Seen $Order
+        $Order.Add($dependency)
+    }
+}
+
+function Start-ServiceWithDependencies($Service, [string]$StartMode, [long]$TimeoutSeconds) {
+    # StartService starts the services this one depends on first, as Start-Service and the SCM
+    # do; `started` names those that were not running before, dependencies first.
+    if ($StartMode -eq 'Disabled') {
+        throw (New-AgentError 'error' ("service '{0}' is disabled and cannot be started" -f $Service.ServiceName))
+    }
+    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
+    $dependencies = New-Object System.Collections.Generic.List[object]
+    Get-DependencyOrder $Service @{} $dependencies
+    $notRunning = New-Object System.Collections.Generic.List[object]
+    foreach ($dependency in $dependencies) {
+        $dependency.Refresh()
+        if ([string]$dependency.Status -ne 'Running') { $notRunning.Add($dependency) }
+    }
+    $started = New-Object System.Collections.Generic.List[object]
+    $Service.Refresh()
+    if ([string]$Service.Status -eq 'Running') { return [ordered]@{ started = $started; state = 'Running' } }
+    Start-ServiceAndWait $Service $deadline
+    foreach ($dependency in $notRunning) {
+        $dependency.Refresh()
+        if ([string]$dependency.Status -eq 'Running') { $started.Add($dependency.ServiceName) }
+    }
+    $started.Add($Service.ServiceName)
+    $Service.Refresh()
+    return [ordered]@{ started = $started; state = [string]$Service.Status }
 }
 
 # ---------------------------------------------------------------------------
@@ -1174,6 +1939,22 @@ function Wait-ClusterResourceState($Resource, [long]$State, [DateTime]$Deadline)
     }
 }
 
+function Assert-CimMethodResult($Result, [string]$Method, [string]$Target) {
+    # MSCluster_Resource BringOnline/TakeOffline are declared void in ClusWmi.mof (MicrosoftDocs/
+    # win32 desktop-src/MsCS, "BringOnline method of the MSCluster_Resource class"), yet a
+    # failure can come back as a non-zero ReturnValue instead of a CIM error: without this check
+    # a refused request would wait out the whole timeout and read as a timeout.
+    if ($null -eq $Result) { return }
+    $code = $Result.ReturnValue
+    if ($null -eq $code -or [long]$code -eq 0) { return }
+    # A uint32 HRESULT (0x80070005) and its signed reading name the same error.
+    $signed = [long]$code
+    if ($signed -gt 2147483647) { $signed = $signed - 4294967296 }
+    $kind = 'error'
+    if ($signed -ge -2147483648 -and $NativeErrorKinds.ContainsKey([int]$signed)) { $kind = $NativeErrorKinds[[int]$signed] }
+    throw (New-AgentError $kind ("{0} of cluster resource '{1}' failed with return value {2}" -f $Method, $Target, $code))
+}
+
 function Get-RemainingSeconds([DateTime]$Deadline) {
     $seconds = [Math]::Ceiling(($Deadline - [DateTime]::UtcNow).TotalSeconds)
     if ($seconds -lt 1) { $seconds = 1 }
@@ -1192,7 +1973,7 @@ function Restart-ClusterResource($Resource, [long]$TimeoutSeconds) {
     }
     $offline = New-Object System.Collections.Generic.List[object]
     $online = New-Object System.Collections.Generic.List[object]
-    $null = Invoke-CimMethod -InputObject $Resource -MethodName TakeOffline -Arguments @{ TimeOut = (Get-RemainingSeconds $deadline) }
+    Assert-CimMethodResult (Invoke-CimMethod -InputObject $Resource -MethodName TakeOffline -Arguments @{ TimeOut = (Get-RemainingSeconds $deadline) }) 'TakeOffline' $Resource.Name
     $null = Wait-ClusterResourceState $Resource $ClusterOffline $deadline
     $dependents = New-Object System.Collections.Generic.List[object]
     foreach ($other in $onlineBefore) {
@@ -1202,11 +1983,11 @@ function Restart-ClusterResource($Resource, [long]$TimeoutSeconds) {
         }
     }
     $offline.Add([string]$Resource.Name)
-    $null = Invoke-CimMethod -InputObject $Resource -MethodName BringOnline -Arguments @{ TimeOut = (Get-RemainingSeconds $deadline) }
+    Assert-CimMethodResult (Invoke-CimMethod -InputObject $Resource -MethodName BringOnline -Arguments @{ TimeOut = (Get-RemainingSeconds $deadline) }) 'BringOnline' $Resource.Name
     $final = Wait-ClusterResourceState $Resource $ClusterOnline $deadline
     $online.Add([string]$Resource.Name)
     foreach ($dependent in $dependents) {
-        $null = Invoke-CimMethod -InputObject $dependent -MethodName BringOnline -Arguments @{ TimeOut = (Get-RemainingSeconds $deadline) }
+        Assert-CimMethodResult (Invoke-CimMethod -InputObject $dependent -MethodName BringOnline -Arguments @{ TimeOut = (Get-RemainingSeconds $deadline) }) 'BringOnline' $dependent.Name
         $null = Wait-ClusterResourceState $dependent $ClusterOnline $deadline
         $online.Add([string]$dependent.Name)
     }
@@ -1223,7 +2004,9 @@ function Invoke-OpRegRead($op) {
     $key = Open-RegKey $regPath $false
     if ($null -eq $key) { return [ordered]@{ exists = $false; values = [ordered]@{}; subkeys = [ordered]@{} } }
     try { $node = Read-RegNode $key $depth $op.values } finally { $key.Dispose() }
-    return [ordered]@{ exists = $true; values = $node['values']; subkeys = $node['subkeys'] }
+    $result = [ordered]@{ exists = $true; values = $node['values']; subkeys = $node['subkeys'] }
+    if ($node.Contains('errors')) { $result.Add('errors', $node['errors']) }
+    return $result
 }
 
 function Invoke-OpRegWrite($op) {
@@ -1243,6 +2026,26 @@ function Invoke-OpRegWrite($op) {
     return [ordered]@{ before = $before; after = $after; created_keys = $created }
 }
 
+function Invoke-OpRegCreate($op) {
+    # Creates the key and its missing parents, without values; an existing key is left as it
+    # is (never recreated). expect null: the key must not exist yet.
+    $regPath = ConvertTo-RegPath $op.path 'path'
+    if ($regPath.Segments.Count -lt 2) {
+        throw (New-AgentError 'invalid_request' ("field 'path': expected a key below a top-level key, got '{0}'" -f $op.path))
+    }
+    $exists = (Get-ExistingRegDepth $regPath) -eq $regPath.Segments.Count
+    if (Test-OpField $op 'expect') {
+        if ($null -ne $op.expect) { throw (New-AgentError 'invalid_request' "field 'expect': expected null (the key must not exist yet) or no field") }
+        if ($exists) { throw (New-AgentError 'conflict' ('{0}: expected the key to be absent, found it' -f $op.path)) }
+    }
+    $created = New-Object System.Collections.Generic.List[object]
+    if (-not $exists) {
+        $key = Open-OrCreateRegKey $regPath $created
+        $key.Dispose()
+    }
+    return [ordered]@{ created_keys = $created }
+}
+
 function Invoke-OpRegRemove($op) {
     $regPath = ConvertTo-RegPath $op.path 'path'
     $hasExpect = Test-OpField $op 'expect'
@@ -1253,7 +2056,7 @@ function Invoke-OpRegRemove($op) {
 }
 
 function Invoke-OpCertList($op) {
-    Initialize-CertProperties
+    Initialize-NativeHelpers
     $wanted = $null
     if ($null -ne $op.thumbprints) {
         $wanted = @{}
@@ -1264,7 +2067,7 @@ function Invoke-OpCertList($op) {
     try {
         foreach ($cert in $store.Certificates) {
             if ($null -ne $wanted -and -not $wanted.ContainsKey($cert.Thumbprint.ToUpperInvariant())) { continue }
-            $entries.Add((Get-CertEntry $cert))
+            $entries.Add((Get-CertEntry $cert ($op.key_acl -eq $true)))
         }
     } finally {
         $store.Close()
@@ -1273,12 +2076,17 @@ function Invoke-OpCertList($op) {
 }
 
 function Invoke-OpCertPropGet($op) {
-    Initialize-CertProperties
+    Initialize-NativeHelpers
     $thumbprint = Assert-Thumbprint $op.thumbprint
     $propId = [int](Get-IntField $op.prop_id 0 1 65535 'prop_id')
     $store = Open-CertStore $op.store $false
     try {
         $cert = Find-StoreCert $store $thumbprint
+        if ($propId -eq 2) {
+            # CERT_KEY_PROV_INFO_PROP_ID: a structure of pointers, so its fields, not its bytes.
+            $info = ConvertFrom-KeyProvInfo ([MssqlTls.CertProperties]::GetKeyProvInfo($cert.Handle))
+            return [ordered]@{ present = ($null -ne $info); data = $info }
+        }
         $data = [MssqlTls.CertProperties]::Get($cert.Handle, $propId)
     } finally {
         $store.Close()
@@ -1286,8 +2094,37 @@ function Invoke-OpCertPropGet($op) {
     return [ordered]@{ present = ($null -ne $data); data = ConvertTo-Base64OrNull $data }
 }
 
+function Invoke-OpCertKeyAclSet($op) {
+    # Replaces the DACL of the certificate's private key through its CSP or KSP; expect
+    # {"data": <SDDL>} is compared with the DACL as this agent renders it (Get-KeyAcl).
+    Initialize-NativeHelpers
+    $thumbprint = Assert-Thumbprint $op.thumbprint
+    $descriptor = ConvertFrom-DaclSddl $op.sddl
+    $hasExpect = Test-OpField $op 'expect'
+    if ($hasExpect -and ($null -eq $op.expect -or $op.expect.data -isnot [string])) {
+        throw (New-AgentError 'invalid_request' "field 'expect': expected {'data': <current DACL as SDDL>} or no field")
+    }
+    $store = Open-CertStore $op.store $false
+    try {
+        $cert = Find-StoreCert $store $thumbprint
+        $info = [MssqlTls.CertProperties]::GetKeyProvInfo($cert.Handle)
+        if ($null -eq $info -or -not $cert.HasPrivateKey) {
+            throw (New-AgentError 'not_found' ('certificate {0} has no private key' -f $thumbprint))
+        }
+        $before = Get-KeyAcl $info
+        if ($hasExpect -and $op.expect.data -cne $before['sddl']) {
+            throw (New-AgentError 'conflict' ('private key of {0}: expected DACL {1}, found {2}' -f $thumbprint, $op.expect.data, $before['sddl']))
+        }
+        [MssqlTls.KeyAcl]::Set($info, $descriptor)
+        $after = Get-KeyAcl $info
+    } finally {
+        $store.Close()
+    }
+    return [ordered]@{ kind = $before['kind']; before = $before['sddl']; after = $after['sddl'] }
+}
+
 function Invoke-OpCertPropSet($op) {
-    Initialize-CertProperties
+    Initialize-NativeHelpers
     $thumbprint = Assert-Thumbprint $op.thumbprint
     $propId = Assert-WritablePropId $op.prop_id
     $data = ConvertFrom-Base64Field $op.data 'data'
@@ -1306,7 +2143,7 @@ function Invoke-OpCertPropSet($op) {
 }
 
 function Invoke-OpCertPropClear($op) {
-    Initialize-CertProperties
+    Initialize-NativeHelpers
     $thumbprint = Assert-Thumbprint $op.thumbprint
     $propId = Assert-WritablePropId $op.prop_id
     $where = 'property {0} of {1}' -f $propId, $thumbprint
@@ -1320,6 +2157,15 @@ function Invoke-OpCertPropClear($op) {
         $store.Close()
     }
     return [ordered]@{ before = ConvertTo-Base64OrNull $before; removed = ($null -ne $before) }
+}
+
+function Get-OrdinalSorted($Names) {
+    # Names sorted ordinally without case (StringComparer.OrdinalIgnoreCase), as the lab sorts
+    # them; Sort-Object compares by the culture's rules, which order '_', '-' and '$' apart.
+    $list = New-Object System.Collections.Generic.List[string]
+    foreach ($name in $Names) { $list.Add([string]$name) }
+    $list.Sort([StringComparer]::OrdinalIgnoreCase)
+    return ,$list
 }
 
 function ConvertTo-ServiceEntry($service, $modes) {
@@ -1350,7 +2196,7 @@ function Invoke-OpSvcQuery($op) {
     # Prefixes are compared as plain strings: '$' and wildcard characters are legal in service names.
     foreach ($prefix in @($op.prefixes)) {
         if ($null -eq $prefix) { continue }
-        foreach ($serviceName in @($services.Keys | Sort-Object)) {
+        foreach ($serviceName in (Get-OrdinalSorted $services.Keys)) {
             if ($listed.ContainsKey($serviceName)) { continue }
             if (-not $serviceName.StartsWith([string]$prefix, [StringComparison]::OrdinalIgnoreCase)) { continue }
             $listed[$serviceName] = $true
@@ -1366,6 +2212,14 @@ function Invoke-OpSvcRestart($op) {
     if ($null -eq $service) { throw (New-AgentError 'not_found' ("service '{0}' not found" -f $op.name)) }
     $startMode = (Get-ServiceStartModes)[$service.ServiceName]
     return (Restart-ServiceWithDependents $service $startMode ($op.with_dependents -ne $false) $timeout)
+}
+
+function Invoke-OpSvcStart($op) {
+    $timeout = Get-IntField $op.timeout_s 120 1 86400 'timeout_s'
+    $service = (Get-ServiceIndex)[$op.name]
+    if ($null -eq $service) { throw (New-AgentError 'not_found' ("service '{0}' not found" -f $op.name)) }
+    $startMode = (Get-ServiceStartModes)[$service.ServiceName]
+    return (Start-ServiceWithDependencies $service $startMode $timeout)
 }
 
 function Invoke-OpClusterQuery($op) {
@@ -1402,14 +2256,25 @@ function Invoke-OpClusterRestart($op) {
 }
 
 function Invoke-OpFileVersion($op) {
+    # One entry per target; a target that cannot be read (a denied registry key of path_from,
+    # a file that cannot be opened) carries `error` and the other entries are still read.
     $entries = New-Object System.Collections.Generic.List[object]
     foreach ($target in (Get-FileTargets $op.paths $op.path_from)) {
         $entry = [ordered]@{ path = $target.Path; exists = $false; product_version = $null; file_version = $null; source_key = $target.SourceKey }
-        if ([System.IO.File]::Exists($target.Path)) {
-            $info = [System.Diagnostics.FileVersionInfo]::GetVersionInfo($target.Path)
-            $entry['exists'] = $true
-            $entry['product_version'] = ConvertTo-StringOrNull $info.ProductVersion
-            $entry['file_version'] = ConvertTo-StringOrNull $info.FileVersion
+        if ($null -ne $target.Error) {
+            $entry.Add('error', $target.Error)
+            $entries.Add($entry)
+            continue
+        }
+        try {
+            if ([System.IO.File]::Exists($target.Path)) {
+                $entry['exists'] = $true
+                $info = [System.Diagnostics.FileVersionInfo]::GetVersionInfo($target.Path)
+                $entry['product_version'] = ConvertTo-StringOrNull $info.ProductVersion
+                $entry['file_version'] = ConvertTo-StringOrNull $info.FileVersion
+            }
+        } catch {
+            $entry.Add('error', (ConvertTo-EntryError $_.Exception))
         }
         $entries.Add($entry)
     }
@@ -1417,16 +2282,55 @@ function Invoke-OpFileVersion($op) {
 }
 
 function Invoke-OpFileTail($op) {
+    # Each file is read once, whatever the number of patterns: `lines` keeps the last max_lines
+    # lines (those matching `pattern` when given; none when only `patterns` is given) and
+    # `matches` the last max_lines lines matching each of `patterns`, in one compiled pass.
     $maxLines = [int](Get-IntField $op.max_lines 200 0 1000000 'max_lines')
-    $regex = New-CheckedRegex $op.pattern 'pattern'
+    $filters = New-Object System.Collections.Generic.List[System.Text.RegularExpressions.Regex]
+    $withLines = ($null -ne $op.pattern -or $null -eq $op.patterns)
+    if ($withLines) { $filters.Add((New-CheckedRegex $op.pattern 'pattern')) }
+    $patternCount = 0
+    if ($null -ne $op.patterns) {
+        foreach ($text in $op.patterns) {
+            $filters.Add((New-CheckedRegex $text 'patterns'))
+            $patternCount++
+        }
+    }
+    $filterArray = $filters.ToArray()
     $suffixes = @('')
     if ($null -ne $op.suffixes) { $suffixes = $op.suffixes }
     $entries = New-Object System.Collections.Generic.List[object]
     foreach ($target in (Get-FileTargets $op.paths $op.path_from)) {
+        if ($null -ne $target.Error) {
+            $failed = [ordered]@{ path = $null; exists = $false; encoding = $null; lines = @(); source_key = $target.SourceKey }
+            if ($null -ne $op.patterns) { $failed.Add('matches', @()) }
+            $failed.Add('error', $target.Error)
+            $entries.Add($failed)
+            continue
+        }
         foreach ($suffix in $suffixes) {
             $path = $target.Path + $suffix
-            $tail = Read-TextTail $path $maxLines $regex
-            $entries.Add([ordered]@{ path = $path; exists = $tail.Exists; encoding = $tail.Encoding; lines = $tail.Lines; source_key = $target.SourceKey })
+            $entry = [ordered]@{ path = $path; exists = $false; encoding = $null; lines = @(); source_key = $target.SourceKey }
+            $perPattern = New-Object System.Collections.Generic.List[object]
+            for ($i = 0; $i -lt $patternCount; $i++) { $perPattern.Add(@()) }
+            if ($null -ne $op.patterns) { $entry.Add('matches', $perPattern) }
+            try {
+                $tail = Read-TextTail $path $maxLines $filterArray
+                if ($null -ne $tail) {
+                    $entry['exists'] = $true
+                    $entry['encoding'] = $tail.Encoding
+                    $first = 0
+                    if ($withLines) {
+                        $entry['lines'] = $tail.Kept[0]
+                        $first = 1
+                    }
+                    for ($i = 0; $i -lt $patternCount; $i++) { $perPattern[$i] = $tail.Kept[$first + $i] }
+                }
+            } catch {
+                $entry['exists'] = [System.IO.File]::Exists($path)
+                $entry.Add('error', (ConvertTo-EntryError $_.Exception))
+            }
+            $entries.Add($entry)
         }
     }
     return ,$entries
@@ -1453,15 +2357,109 @@ function Invoke-OpTlsSuites($op) {
     return ,$entries
 }
 
+# Suite names as the TLS cmdlets print them; anything else is refused before a cmdlet sees it.
+$SuiteNamePattern = '^[A-Za-z0-9_]{1,128}\z'
+
+function Assert-TlsCmdlet([string]$Name) {
+    # The TLS module exists from Server 2016 on (reference windows-schannel.md section 4); the
+    # cmdlets are preferred over BCrypt{Add,Remove}ContextFunction, which they wrap.
+    if ($null -eq (Get-Command -Name $Name -ErrorAction SilentlyContinue)) {
+        throw (New-AgentError 'unsupported' ('{0} is not available on this host (before Windows Server 2016)' -f $Name))
+    }
+}
+
+function Assert-SuiteName([string]$Name) {
+    if ($Name -cnotmatch $SuiteNamePattern) {
+        throw (New-AgentError 'invalid_request' ("field 'name': expected a cipher suite name, got '{0}'" -f $Name))
+    }
+}
+
+function Get-LocalSuiteList {
+    # The Local (CNG) list the cmdlets edit, in priority order (MssqlTls.CngConfig). It is not
+    # Get-TlsCipherSuite's answer, which follows the Policy list when one is set.
+    Initialize-NativeHelpers
+    $list = New-Object System.Collections.Generic.List[string]
+    foreach ($name in [MssqlTls.CngConfig]::LocalSchannelSuites()) { $list.Add($name) }
+    return ,$list
+}
+
+function Invoke-OpTlsSuiteDisable($op) {
+    # Disable-TlsCipherSuite: removes the suite from the Local list, with immediate effect
+    # (windows-powershell-docs Disable-TlsCipherSuite.md; reference windows-schannel.md section 4).
+    Assert-TlsCmdlet 'Disable-TlsCipherSuite'
+    Assert-SuiteName $op.name
+    $position = (Get-LocalSuiteList).IndexOf($op.name)
+    if (Test-OpField $op 'expect') {
+        if (-not (Test-JsonObject $op.expect) -or $op.expect.present -isnot [bool] -or -not $op.expect.present) {
+            throw (New-AgentError 'invalid_request' "field 'expect': expected {'present': true} or no field")
+        }
+        if ($position -lt 0) { throw (New-AgentError 'conflict' ('{0}: expected it in the Local suite list, found it absent' -f $op.name)) }
+    }
+    if ($position -lt 0) { return [ordered]@{ removed = $false; position_before = $null } }
+    Disable-TlsCipherSuite -Name $op.name
+    return [ordered]@{ removed = $true; position_before = $position }
+}
+
+function Invoke-OpTlsSuiteEnable($op) {
+    # Enable-TlsCipherSuite -Position: inserts the suite ahead of the one at that position
+    # (0 = top; default, or beyond the end: the bottom, CRYPT_PRIORITY_BOTTOM); a suite already
+    # in the list moves there (BCryptAddContextFunction, MicrosoftDocs/sdk-api
+    # bcrypt/nf-bcrypt-bcryptaddcontextfunction.md). Immediate, no restart.
+    Assert-TlsCmdlet 'Enable-TlsCipherSuite'
+    Assert-SuiteName $op.name
+    $position = Get-IntField $op.position (-1) 0 4294967295 'position'
+    if (Test-OpField $op 'expect') {
+        if ($null -ne $op.expect) { throw (New-AgentError 'invalid_request' "field 'expect': expected null (the suite must not be in the list yet) or no field") }
+        if ((Get-LocalSuiteList).Contains($op.name)) { throw (New-AgentError 'conflict' ('{0}: expected it absent from the Local suite list, found it' -f $op.name)) }
+    }
+    if ($position -lt 0) {
+        Enable-TlsCipherSuite -Name $op.name
+    } else {
+        Enable-TlsCipherSuite -Name $op.name -Position ([uint32]$position)
+    }
+    $final = (Get-LocalSuiteList).IndexOf($op.name)
+    if ($final -lt 0) { throw (New-AgentError 'error' ('{0} is not in the Local suite list after Enable-TlsCipherSuite' -f $op.name)) }
+    return [ordered]@{ position = $final }
+}
+
 function Invoke-OpOsInfo($op) {
     $os = Get-CimInstance -ClassName Win32_OperatingSystem
+    $now = [DateTimeOffset]::Now
     return [ordered]@{
-        computer_name = [Environment]::MachineName
-        dns_domain    = ConvertTo-StringOrNull ([System.Net.NetworkInformation.IPGlobalProperties]::GetIPGlobalProperties().DomainName)
-        ps_version    = $PSVersionTable.PSVersion.ToString()
-        last_boot_utc = ConvertTo-IsoUtc $os.LastBootUpTime
-        is_64bit      = [Environment]::Is64BitOperatingSystem
+        computer_name      = [Environment]::MachineName
+        dns_domain         = ConvertTo-StringOrNull ([System.Net.NetworkInformation.IPGlobalProperties]::GetIPGlobalProperties().DomainName)
+        ps_version         = $PSVersionTable.PSVersion.ToString()
+        last_boot_utc      = ConvertTo-IsoUtc $os.LastBootUpTime
+        is_64bit           = [Environment]::Is64BitOperatingSystem
+        local_time         = $now.ToString("yyyy-MM-dd'T'HH:mm:sszzz", [System.Globalization.CultureInfo]::InvariantCulture)
+        utc_offset_minutes = [int]$now.Offset.TotalMinutes
+        time_zone          = [TimeZoneInfo]::Local.Id
     }
+}
+
+# A reboot reason: printable ASCII, no quote or backslash, so that shutdown.exe receives it as
+# exactly one argument whatever the quoting rules of the command line.
+$RebootReasonPattern = '^[\x20-\x21\x23-\x26\x28-\x5B\x5D-\x7E]{1,200}\z'
+
+function Invoke-OpOsReboot($op) {
+    # Scheduled like ansible.windows' reboot does it (ansible-collections/ansible.windows
+    # plugins/plugin_utils/_reboot.py: shutdown.exe /r /t <delay> /c <message>); the reply goes
+    # out before the restart begins (delay_s 0 may race it; ansible.windows waits 2 s).
+    $delay = Get-IntField $op.delay_s 10 0 600 'delay_s'
+    if ($op.reason -cnotmatch $RebootReasonPattern) {
+        throw (New-AgentError 'invalid_request' "field 'reason': expected 1-200 printable ASCII characters without quotes or backslashes")
+    }
+    $os = Get-CimInstance -ClassName Win32_OperatingSystem
+    $previous = ConvertTo-IsoUtc $os.LastBootUpTime
+    $scheduled = ConvertTo-IsoUtc ([DateTime]::UtcNow.AddSeconds($delay))
+    # shutdown.exe reports on stderr; with 'Stop' a native stderr line would throw here.
+    $ErrorActionPreference = 'Continue'
+    $output = shutdown.exe /r /t $delay /c $op.reason 2>&1
+    $exitCode = $LASTEXITCODE
+    if ($exitCode -ne 0) {
+        throw (New-AgentError 'error' ('shutdown.exe exited with {0}: {1}' -f $exitCode, ((@($output) | ForEach-Object { [string]$_ }) -join ' ')))
+    }
+    return [ordered]@{ previous_boot_utc = $previous; scheduled_utc = $scheduled; delay_s = $delay }
 }
 
 function Invoke-OpEventCount($op) {
@@ -1516,9 +2514,16 @@ function Invoke-OpJournalRead($op) {
     } else {
         $directory = Get-JournalDirectory $false
         if ([System.IO.Directory]::Exists($directory)) {
-            # Oldest first, so the newest record is last.
+            # Oldest first, so the newest record is last: by creation time, then by name compared
+            # ordinally without case (the lab sorts the same way; Sort-Object would compare names
+            # by the culture's rules, which order '_', '-' and '.' differently).
             $info = New-Object System.IO.DirectoryInfo($directory)
-            $found = @($info.GetFiles('*.jsonl') | Sort-Object -Property 'CreationTimeUtc', 'Name')
+            $found = $info.GetFiles('*.jsonl')
+            $keys = New-Object string[] $found.Length
+            for ($i = 0; $i -lt $found.Length; $i++) {
+                $keys[$i] = '{0:D20}|{1}' -f $found[$i].CreationTimeUtc.Ticks, $found[$i].Name.ToUpperInvariant()
+            }
+            [Array]::Sort($keys, $found, [StringComparer]::Ordinal)
             foreach ($file in $found) {
                 if ($file.Name.Substring(0, $file.Name.Length - 6) -cmatch $JournalIdPattern) { $files.Add($file) }
             }
@@ -1529,7 +2534,11 @@ function Invoke-OpJournalRead($op) {
     $records = New-Object System.Collections.Generic.List[object]
     for ($i = $first; $i -lt $files.Count; $i++) {
         $name = $files[$i].Name
-        $records.Add([ordered]@{ id = $name.Substring(0, $name.Length - 6); lines = Read-AllLines $files[$i].FullName })
+        $records.Add([ordered]@{
+            id          = $name.Substring(0, $name.Length - 6)
+            created_utc = ConvertTo-IsoUtc $files[$i].CreationTimeUtc
+            lines       = Read-AllLines $files[$i].FullName
+        })
     }
     return [ordered]@{ records = $records }
 }
@@ -1542,18 +2551,24 @@ function Invoke-AgentOp($op) {
         'reg.read' { Invoke-OpRegRead $op }
         'reg.write' { Invoke-OpRegWrite $op }
         'reg.remove' { Invoke-OpRegRemove $op }
+        'reg.create' { Invoke-OpRegCreate $op }
         'cert.list' { Invoke-OpCertList $op }
+        'cert.key.acl.set' { Invoke-OpCertKeyAclSet $op }
         'cert.prop.get' { Invoke-OpCertPropGet $op }
         'cert.prop.set' { Invoke-OpCertPropSet $op }
         'cert.prop.clear' { Invoke-OpCertPropClear $op }
         'svc.query' { Invoke-OpSvcQuery $op }
         'svc.restart' { Invoke-OpSvcRestart $op }
+        'svc.start' { Invoke-OpSvcStart $op }
         'cluster.query' { Invoke-OpClusterQuery $op }
         'cluster.restart' { Invoke-OpClusterRestart $op }
         'file.version' { Invoke-OpFileVersion $op }
         'file.tail' { Invoke-OpFileTail $op }
         'tls.suites' { Invoke-OpTlsSuites $op }
+        'tls.suite.disable' { Invoke-OpTlsSuiteDisable $op }
+        'tls.suite.enable' { Invoke-OpTlsSuiteEnable $op }
         'os.info' { Invoke-OpOsInfo $op }
+        'os.reboot' { Invoke-OpOsReboot $op }
         'event.count' { Invoke-OpEventCount $op }
         'journal.append' { Invoke-OpJournalAppend $op }
         'journal.read' { Invoke-OpJournalRead $op }
@@ -1569,8 +2584,22 @@ function New-OkResult($Data) {
     return [ordered]@{ ok = $true; data = $Data }
 }
 
-function New-ErrorResult([string]$Kind, [string]$Message) {
-    return [ordered]@{ ok = $false; error = [ordered]@{ kind = $Kind; message = $Message } }
+function New-ErrorResult([string]$Kind, [string]$Message, $Detail) {
+    # `detail`: structured facts of the failure (a service's exit codes, the services a failed
+    # restart left stopped), only when the op has them (docs/agent-protocol.md, Response).
+    $errorObject = [ordered]@{ kind = $Kind; message = $Message }
+    if ($null -ne $Detail) { $errorObject.Add('detail', $Detail) }
+    return [ordered]@{ ok = $false; error = $errorObject }
+}
+
+function Get-ProgressLine([int]$Index, $Data) {
+    # {"applied": i} after a write op that succeeded, with the keys it created when there are
+    # any, so that a rollback removes exactly what the batch created (docs/agent-protocol.md).
+    $created = $null
+    if ($Data -is [System.Collections.IDictionary] -and $Data.Contains('created_keys')) { $created = $Data['created_keys'] }
+    if ($null -eq $created -or @($created).Count -eq 0) { return ('{"applied":' + $Index + '}') }
+    $line = [ordered]@{ applied = $Index; created_keys = $created }
+    return (ConvertTo-Json -InputObject (ConvertTo-JsonReady $line) -Depth 4 -Compress)
 }
 
 function Read-Request([string]$Json) {
@@ -1633,14 +2662,14 @@ function Invoke-Batch([string]$Json) {
         try {
             $data = Invoke-AgentOp $op
         } catch {
-            $results.Add((New-ErrorResult (Get-ErrorKind $_.Exception) (Get-ErrorMessage $_.Exception)))
+            $results.Add((New-ErrorResult (Get-ErrorKind $_.Exception) (Get-ErrorMessage $_.Exception) (Get-ErrorDetail $_.Exception)))
             if ($isWrite) { $stoppedAt = $index }
             continue
         }
         $results.Add((New-OkResult $data))
         if ($isWrite -and $null -ne $journal) {
             try {
-                $null = Add-JournalLine $journal.id ('{"applied":' + $index + '}')
+                $null = Add-JournalLine $journal.id (Get-ProgressLine $index $data)
             } catch {
                 # The write happened but the record cannot say so: apply nothing more.
                 $response['journal_error'] = Get-ErrorMessage $_.Exception

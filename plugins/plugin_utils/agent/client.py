@@ -30,24 +30,34 @@ AGENT_PATH = Path(__file__).with_name("agent.ps1")
 POWERSHELL_PREFIX = "PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand "
 
 _BOOTSTRAP_TEMPLATE = r"""$ErrorActionPreference = 'Stop'
-$lines = @($input | ForEach-Object { ([string]$_).TrimEnd("`r") } | Where-Object { $_ -ne '' })
 function Write-Fatal([string]$Kind, [string]$Message) {
     $msg = ConvertTo-Json -Compress -InputObject $Message
     Write-Output ('{"v":1,"fatal":{"kind":"' + $Kind + '","message":' + $msg + '}}')
     exit 1
 }
-if ($lines.Count -lt 2) { Write-Fatal 'invalid_request' 'expected the agent and the request on stdin' }
 try {
-    $bytes = [Convert]::FromBase64String($lines[0])
+    $lines = @($input | ForEach-Object { ([string]$_).TrimEnd("`r") } | Where-Object { $_ -ne '' })
+    if ($lines.Count -lt 2) { Write-Fatal 'invalid_request' 'expected the agent and the request on stdin' }
+    try {
+        $bytes = [Convert]::FromBase64String($lines[0])
+    } catch {
+        Write-Fatal 'invalid_request' 'the agent on stdin is not base64'
+    }
+    $sha = New-Object System.Security.Cryptography.SHA256CryptoServiceProvider
+    $hash = [BitConverter]::ToString($sha.ComputeHash($bytes)).Replace('-', '').ToLowerInvariant()
+    if ($hash -ne '__AGENT_SHA256__') { Write-Fatal 'invalid_request' 'agent script hash mismatch' }
+    $agent = [ScriptBlock]::Create([Text.Encoding]::UTF8.GetString($bytes))
+    & $agent -RequestJson $lines[1]
 } catch {
-    Write-Fatal 'invalid_request' 'the agent on stdin is not base64'
+    Write-Fatal 'error' ('the agent bootstrap failed: ' + $_.Exception.Message)
 }
-$sha = [Security.Cryptography.SHA256]::Create()
-$hash = [BitConverter]::ToString($sha.ComputeHash($bytes)).Replace('-', '').ToLowerInvariant()
-if ($hash -ne '__AGENT_SHA256__') { Write-Fatal 'invalid_request' 'agent script hash mismatch' }
-$agent = [ScriptBlock]::Create([Text.Encoding]::UTF8.GetString($bytes))
-& $agent -RequestJson $lines[1]
 """
+
+# The bootstrap hashes with SHA256CryptoServiceProvider, the FIPS-validated class that
+# exists on every .NET Framework in scope: SHA256.Create() returns the managed SHA256Managed
+# on .NET Framework 4.6.1 and earlier, which throws when the FIPS policy is on (learn.microsoft.com
+# SHA256.Create, "Exceptions"). Every statement after Write-Fatal runs in one try/catch, so any
+# failure still prints a `fatal` reply (exit inside try is not caught; it ends the script).
 
 # Marker the bootstrap carries so a reader of a command line (the lab, a log
 # reviewer) can tell an mssql.tls agent batch from anything else.
@@ -65,6 +75,8 @@ class OpResult:
     data: Any = None
     error_kind: str | None = None
     error_message: str | None = None
+    # Structured facts of a failure (e.g. a service's exit codes), when the agent gives them.
+    error_detail: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +176,7 @@ def parse_response(stdout: bytes, stderr: bytes, rc: int, request: Mapping[str, 
                 data=res.get("data"),
                 error_kind=None if res["ok"] else str(err.get("kind", "error")),
                 error_message=None if res["ok"] else str(err.get("message", "")),
+                error_detail=err.get("detail") if isinstance(err.get("detail"), dict) else None,
             )
         )
     return BatchResult(

@@ -103,10 +103,27 @@ OPS: dict[str, OpSpec] = {
             expect=_EXPECT,
         ),
         _op(
+            "reg.create", True,
+            "Create a key (and its missing parents) without values; existing keys are left as they are.",
+            path=Field("str", required=True),
+            expect=Field("expect", doc="null = the key must not exist yet; absent = no precondition"),
+        ),
+        _op(
             "cert.list", False,
             "List certificates of LocalMachine\\<store>: DER, private key, provider, property 9.",
             store=_STORE,
             thumbprints=Field("list[str]", doc="only these thumbprints (default all)"),
+            key_acl=Field(
+                "bool",
+                doc="also read the DACL of each private key (SDDL) through its CSP or KSP, default false",
+            ),
+        ),
+        _op(
+            "cert.key.acl.set", True,
+            "Replace the DACL of a certificate's private key (CSP or CNG key) with the given SDDL.",
+            store=_STORE, thumbprint=_THUMB,
+            sddl=Field("str", required=True, doc="the whole DACL as SDDL ('D:...')"),
+            expect=Field("expect", doc="{'data': <current DACL SDDL>}"),
         ),
         _op(
             "cert.prop.get", False,
@@ -143,6 +160,12 @@ OPS: dict[str, OpSpec] = {
             timeout_s=_TIMEOUT,
         ),
         _op(
+            "svc.start", True,
+            "Start one service (and, as Windows does, the services it depends on) and wait for Running.",
+            name=Field("str", required=True),
+            timeout_s=_TIMEOUT,
+        ),
+        _op(
             "cluster.query", False,
             "Cluster membership, nodes and resources (empty when not a cluster node).",
         ),
@@ -166,14 +189,40 @@ OPS: dict[str, OpSpec] = {
             suffixes=Field("list[str]", doc="also read <path><suffix> for each, e.g. ['', '.1']"),
             max_lines=Field("int", doc="default 200"),
             pattern=Field("str", doc=".NET regex; only matching lines are returned"),
+            patterns=Field(
+                "list[str]",
+                doc=".NET regexes; each entry also gets `matches`, the lines matching each one,"
+                " from the same single read of the file",
+            ),
         ),
         _op(
             "tls.suites", False,
             "Get-TlsCipherSuite output (unsupported before Server 2016).",
         ),
         _op(
+            "tls.suite.disable", True,
+            "Disable-TlsCipherSuite: remove one suite from the Local (CNG) list; immediate (2016+).",
+            name=Field("str", required=True, doc="suite name, exact"),
+            expect=Field("expect", doc="{'present': true}: the suite must be in the list"),
+        ),
+        _op(
+            "tls.suite.enable", True,
+            "Enable-TlsCipherSuite: add one suite to the Local (CNG) list at a position; immediate (2016+).",
+            name=Field("str", required=True, doc="suite name, exact"),
+            position=Field("int", doc="0 = top; default the bottom of the list"),
+            expect=Field("expect", doc="null: the suite must not be in the list yet"),
+        ),
+        _op(
             "os.info", False,
-            "Computer name, domain, PowerShell version, last boot time.",
+            "Computer name, domain, PowerShell version, last boot time, local time and UTC offset.",
+        ),
+        _op(
+            "os.reboot", True,
+            "Schedule a restart of the computer with a reason; returns the boot time before it.",
+            reason=Field(
+                "str", required=True, doc="shown to users and in the System log; 1-200 printable ASCII"
+            ),
+            delay_s=Field("int", doc="seconds before the restart, default 10 (0..600)"),
         ),
         _op(
             "event.count", False,
@@ -199,6 +248,13 @@ OPS: dict[str, OpSpec] = {
 }
 
 WRITE_OPS = frozenset(name for name, spec in OPS.items() if spec.writes)
+
+
+_SINGLE_EXPECT: dict[str, tuple[Any, str]] = {
+    "reg.create": (None, "null (the key must not exist yet)"),
+    "tls.suite.disable": ({"present": True}, "{'present': true}"),
+    "tls.suite.enable": (None, "null (the suite must not be in the list yet)"),
+}
 
 
 class OpValidationError(ValueError):
@@ -273,6 +329,10 @@ def validate_op(op: Mapping[str, Any]) -> dict[str, Any]:
             raise OpValidationError(f"op {name!r}: missing required field {key!r}")
     if name == "reg.write" and op["type"] not in REG_TYPES:
         raise OpValidationError(f"op 'reg.write' field 'type': expected one of {list(REG_TYPES)}")
+    # Ops whose precondition has one allowed shape (docs/agent-protocol.md).
+    allowed_expect = _SINGLE_EXPECT.get(name)
+    if allowed_expect is not None and "expect" in op and op["expect"] != allowed_expect[0]:
+        raise OpValidationError(f"op {name!r} field 'expect': expected {allowed_expect[1]} or no field")
     if name == "reg.remove" and "name" not in op and "expect" in op and op["expect"] is None:
         raise OpValidationError(
             "op 'reg.remove' field 'expect': null is not allowed when removing a whole key "

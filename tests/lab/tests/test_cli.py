@@ -250,11 +250,15 @@ def test_knobs_reboot_and_state_commands(state_dir: Path, profiles: Path) -> Non
     assert result.returncode == 0, result.stderr
     shown = json.loads(lab_command("knobs", "--state-dir", str(state_dir)).stdout)
     assert shown == {
-        "sql2016-dhe": {"latency_ms": 25, "drop_after_ops": None},
-        "web01": {"latency_ms": 25, "drop_after_ops": None},
+        "sql2016-dhe": {"latency_ms": 25, "drop_after_ops": None, "reboot_down_s": 3.0},
+        "web01": {"latency_ms": 25, "drop_after_ops": None, "reboot_down_s": 3.0},
     }
-    changed = lab_command("knobs", "--state-dir", str(state_dir), "web01", "--drop-after-ops", "2")
-    assert json.loads(changed.stdout) == {"web01": {"latency_ms": 25, "drop_after_ops": 2}}
+    changed = lab_command(
+        "knobs", "--state-dir", str(state_dir), "web01", "--drop-after-ops", "2", "--reboot-down-s", "0.5"
+    )
+    assert json.loads(changed.stdout) == {
+        "web01": {"latency_ms": 25, "drop_after_ops": 2, "reboot_down_s": 0.5}
+    }
     unknown = lab_command("knobs", "--state-dir", str(state_dir), "nosuchhost", "--no-drop")
     assert unknown.returncode == 1 and "unknown host(s) ['nosuchhost']" in unknown.stderr
     assert json.loads(lab_command("reboot", "--state-dir", str(state_dir), "web01").stdout) == {
@@ -284,7 +288,11 @@ def test_running_lab_helper_gives_hosts_counters_knobs_and_always_stops(profiles
         assert lab.stats()["web01"]["commands"] == 1
         assert lab.reset_stats()["web01"]["commands"] == 1
         assert lab.stats()["web01"]["commands"] == 0
-        assert lab.set_knobs("web01", latency_ms=5) == {"latency_ms": 5, "drop_after_ops": None}
+        assert lab.set_knobs("web01", latency_ms=5) == {
+            "latency_ms": 5,
+            "drop_after_ops": None,
+            "reboot_down_s": 3.0,
+        }
         lab.reboot("web01")
         assert lab.state("web01")["boots"] == 2
         state_dir = lab.state_dir

@@ -97,7 +97,14 @@ def test_output_is_one_ascii_json_document(host: LabHost) -> None:
 
 def test_op_fields_table_covers_the_documented_ops() -> None:
     assert set(executor.OP_FIELDS) == set(executor.HANDLERS)
-    assert executor.OP_FIELDS["file.tail"] == {"paths", "path_from", "suffixes", "max_lines", "pattern"}
+    assert executor.OP_FIELDS["file.tail"] == {
+        "paths",
+        "path_from",
+        "suffixes",
+        "max_lines",
+        "pattern",
+        "patterns",
+    }
     assert set(executor.OP_FIELDS) >= executor.WRITE_OPS
 
 
@@ -214,7 +221,11 @@ def test_conflict_stops_the_batch_and_later_ops_are_skipped(host: LabHost) -> No
     _outcome, doc = run(host, ops)
     assert doc["results"][0]["ok"]
     assert [error_kind(doc, i) for i in (1, 2, 3)] == ["conflict", "skipped", "skipped"]
-    assert journal_lines(host) == ['{"t":"test"}', '{"applied":0}', '{"done":true,"stopped_at":1}']
+    assert journal_lines(host) == [
+        '{"t":"test"}',
+        '{"applied":0,"created_keys":["HKLM\\\\SOFTWARE\\\\Lab"]}',
+        '{"done":true,"stopped_at":1}',
+    ]
     saved = model.load(host.state_path)
     lab = saved.registry["HKLM"].subkey("SOFTWARE").subkey("Lab")
     assert set(lab.values) == {"a"}
@@ -509,8 +520,9 @@ def test_journal_append_and_read(host: LabHost) -> None:
         ],
         journal_id=None,
     )
-    assert data(doc, 0) == {"records": [{"id": "b-2", "lines": ['{"y":2}']}]}
-    assert data(doc, 1) == {"records": [{"id": "a-1", "lines": ['{"x":1}']}]}
+    created = "2026-06-01T12:00:00Z"  # the record file's creation time (the lab clock)
+    assert data(doc, 0) == {"records": [{"id": "b-2", "created_utc": created, "lines": ['{"y":2}']}]}
+    assert data(doc, 1) == {"records": [{"id": "a-1", "created_utc": created, "lines": ['{"x":1}']}]}
     assert error_kind(doc, 2) == "not_found" and error_kind(doc, 3) == "invalid_request"
 
 
@@ -539,7 +551,11 @@ def test_drop_after_ops_persists_the_effects_and_drops(host: LabHost) -> None:
     saved = model.load(host.state_path)
     assert set(saved.registry["HKLM"].subkey("SOFTWARE").subkey("Lab").values) == {"0", "1"}
     record = saved.file(f"{JOURNAL}\\rec-1.jsonl")
-    assert record.text.splitlines() == ['{"t":"test"}', '{"applied":0}', '{"applied":1}']  # no "done" line
+    assert record.text.splitlines() == [  # no "done" line
+        '{"t":"test"}',
+        '{"applied":0,"created_keys":["HKLM\\\\SOFTWARE\\\\Lab"]}',
+        '{"applied":1}',
+    ]
 
 
 def test_state_survives_a_reload(tmp_path, keys) -> None:

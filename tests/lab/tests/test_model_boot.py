@@ -138,9 +138,22 @@ def test_bound_certificate_missing_or_without_key_fails_the_start(keys: certs.Ke
     log = _log(state)
     assert "Error: 26014, Severity: 16" in log and "Error: 17182" in log
     assert "Registry startup parameters" in log
-    with pytest.raises(windows.ServiceError, match="Failed to start service"):
+    with pytest.raises(windows.ServiceError, match="failed to start") as failure:
         windows.restart_service(state, "MSSQLSERVER", True, clock(keys))
-    assert state.service("MSSQLSERVER").state == "Stopped"
+    engine = state.service("MSSQLSERVER")
+    assert engine.state == "Stopped"
+    # Not an instant error: the start went StartPending, then Stopped, with exit codes
+    # (ERROR_SERVICE_SPECIFIC_ERROR and the code of the 17182 line).
+    assert engine.last_start_states == ["StartPending", "Stopped"]
+    code = 0x80092004 if problem == "missing" else 0x8009030D
+    assert (engine.exit_code, engine.service_specific_exit_code) == (1066, code)
+    assert failure.value.detail == {
+        "state": "Stopped",
+        "exit_code": 1066,
+        "service_specific_exit_code": code,
+        "stopped": [],
+        "started": [],
+    }
 
 
 def test_auto_pick_respects_property_9_and_falls_back_to_self_generated(keys: certs.KeyCache) -> None:

@@ -222,7 +222,10 @@ def test_control_api_reports_and_resets_counters(host: Served) -> None:
 
 def test_control_api_changes_knobs_and_names_a_bad_field(host: Served) -> None:
     status, body = host.http("POST", "/winlab/knobs", json.dumps({"latency_ms": 50}).encode())
-    assert (status, json.loads(body)) == (200, {"latency_ms": 50, "drop_after_ops": None})
+    assert (status, json.loads(body)) == (
+        200,
+        {"latency_ms": 50, "drop_after_ops": None, "reboot_down_s": 3.0},
+    )
     assert host.endpoint.knobs.latency_ms == 50
     status, body = host.http("POST", "/winlab/knobs", json.dumps({"latency_ms": -1}).encode())
     assert status == 400 and "latency_ms" in json.loads(body)["error"]
@@ -242,6 +245,10 @@ def test_updated_knobs_validates_types() -> None:
         updated_knobs(Knobs(), {"drop_after_ops": True})
     with pytest.raises(ValueError, match="expected a JSON object"):
         updated_knobs(Knobs(), [1])
+    assert updated_knobs(Knobs(), {"reboot_down_s": 0.5}) == Knobs(reboot_down_s=0.5)
+    for bad in (-1, True, "3"):
+        with pytest.raises(ValueError, match="'reboot_down_s': expected a number of seconds"):
+            updated_knobs(Knobs(), {"reboot_down_s": bad})
 
 
 # ------------------------------------------------------ ansible-core's winrm plugin

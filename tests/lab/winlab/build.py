@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 
 from . import certs, der, schannel, sqlserver, windows
 from . import registry as regmod
@@ -234,6 +235,9 @@ def make_cert(p: Profile, c: CertProfile, now: dt.datetime, keys: certs.KeyCache
         properties[9] = der.encode_oid_sequence(list(c.eku_property))
     if c.friendly_name:
         properties[11] = (c.friendly_name + "\0").encode("utf-16-le")  # CERT_FRIENDLY_NAME_PROP_ID
+    # A stable container name: the same key (shared_key) has the same name on every node.
+    label = f"shared:{c.shared_key}" if c.shared_key else f"{p.name}:{c.name}"
+    container = c.key_container or str(uuid.uuid5(uuid.NAMESPACE_URL, f"winlab:{label}"))
     return StoredCert(
         name=c.name,
         der=der_bytes,
@@ -242,6 +246,10 @@ def make_cert(p: Profile, c: CertProfile, now: dt.datetime, keys: certs.KeyCache
         key_provider=c.key_provider if c.has_private_key else None,
         key_spec=c.key_spec if c.has_private_key else None,
         properties=properties,
+        key_provider_type=c.key_provider_type if c.has_private_key else None,
+        key_container=container if c.has_private_key else None,
+        key_acl=c.key_acl if c.has_private_key else None,
+        key_acl_denied=c.key_acl_denied,
     )
 
 
@@ -350,6 +358,11 @@ def _wow_path(dll: str) -> str:
 
 
 def _driver_entries(state: HostState, d: DriverProfile) -> None:
+    """A driver's registry entries and DLL. A 32-bit driver registers its DLL as a 32-bit
+    installer sees it (`...\\system32\\x.dll`), while the file lies in SysWOW64, where the WOW64
+    file system redirector sends 32-bit processes (MicrosoftDocs/win32 desktop-src/WinProg64/
+    file-system-redirector.md; SupportArticles-docs driver-install-checking.md: "references to
+    c:\\windows\\system32 are automatically redirected to c:\\windows\\syswow64")."""
     reg = state.registry
     roots = {
         "64": [("HKLM\\SOFTWARE", "HKCR", False)],
@@ -357,10 +370,12 @@ def _driver_entries(state: HostState, d: DriverProfile) -> None:
     }
     targets = roots["64"] + roots["32"] if d.bits == "both" else roots[d.bits]
     for soft, classes, is32 in targets:
-        dll = _wow_path(d.dll) if is32 else d.dll
+        dll = d.dll
         state.put_file(
             FileEntry(
-                path=dll, product_version=d.product_version, file_version=d.file_version or d.product_version
+                path=_wow_path(dll) if is32 else dll,
+                product_version=d.product_version,
+                file_version=d.file_version or d.product_version,
             )
         )
         if d.kind == "odbc":
@@ -464,6 +479,9 @@ def _apply_overrides(reg: regmod.Registry, p: Profile) -> None:
                 regmod.delete_value(reg, ov.path, ov.name or "")
             elif ov.name is None:
                 regmod.ensure_key(reg, ov.path)
+            elif ov.raw is not None:
+                key, _created = regmod.ensure_key(reg, ov.path)
+                key.values[ov.name.lower()] = regmod.raw_value(ov.name, ov.type or "", ov.raw)
             else:
                 _set(reg, ov.path, ov.name, ov.type or "", ov.data)
         except regmod.RegistryError as exc:
@@ -522,7 +540,17 @@ def build_host(p: Profile, now: dt.datetime, keys: certs.KeyCache) -> HostState:
         boot=BootState(boot_utc=iso(now)),
         expect_scenarios=list(p.expect_scenarios),
         profile_digest=p.digest,
+        denied_keys=list(p.denied_keys),
+        read_only_keys=list(p.read_only_keys),
+        locked_files=list(p.locked_files),
+        utc_offset_minutes=p.utc_offset_minutes,
+        time_zone=p.time_zone,
     )
+    for i, path in enumerate([*p.denied_keys, *p.read_only_keys]):
+        try:
+            regmod.split_path(path)
+        except regmod.RegistryError as exc:
+            raise ProfileError(f"{p.name}.denied_keys/read_only_keys[{i}]: {exc}") from exc
     for inst in instances:
         binn = regmod.get_value(reg, f"{inst.registry_root}\\Setup", "SQLBinRoot")
         state.put_file(
@@ -553,4 +581,10 @@ def build_host(p: Profile, now: dt.datetime, keys: certs.KeyCache) -> HostState:
     for sql, inst in zip(p.sql_instances, instances, strict=True):
         if state.file(inst.errorlog) is not None:
             _errorlog_extra(state, sql, inst, booted)
+    # Services a profile puts in another state after boot (e.g. a Paused dependent).
+    for name, service_state in p.service_states:
+        svc = state.service(name)
+        if svc is None:
+            raise ProfileError(f"{p.name}.service_states.{name}: no such service on this host")
+        svc.state = service_state
     return state

@@ -190,6 +190,16 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
+    return value
+
+
 def cmd_knobs(args: argparse.Namespace) -> int:
     manifest = _running_manifest(StatePaths.of(args.state_dir))
     changes: dict[str, Any] = {}
@@ -199,6 +209,8 @@ def cmd_knobs(args: argparse.Namespace) -> int:
         changes["drop_after_ops"] = args.drop_after_ops
     if args.no_drop:
         changes["drop_after_ops"] = None
+    if args.reboot_down_s is not None:
+        changes["reboot_down_s"] = args.reboot_down_s
     hosts = _selected_hosts(manifest, args.hosts)
     if changes:
         _print_json({h.name: control_request(h, "POST", "knobs", changes) for h in hosts})
@@ -294,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--drop-after-ops", type=_count, help="drop the connection after N ops of the next agent batch"
     )
     drop.add_argument("--no-drop", action="store_true", help="clear --drop-after-ops")
+    knobs.add_argument(
+        "--reboot-down-s", type=_seconds, help="how long a host stays away after an os.reboot op restarts it"
+    )
 
     command("reboot", cmd_reboot, "reboot one host").add_argument("host", metavar="HOST")
     command("state", cmd_state, "print one host's persisted state").add_argument("host", metavar="HOST")

@@ -32,18 +32,31 @@ OP_TYPES: dict[str, dict[str, str]] = {
     "reg.read": {"path": _S, "depth": _I, "values": _LS},
     "reg.write": {"path": _S, "name": _S, "type": _S, "value": _D, "expect": _E},
     "reg.remove": {"path": _S, "name": _S, "recurse": _B, "expect": _E},
-    "cert.list": {"store": _S, "thumbprints": _LS},
+    "reg.create": {"path": _S, "expect": _E},
+    "cert.list": {"store": _S, "thumbprints": _LS, "key_acl": _B},
+    "cert.key.acl.set": {"store": _S, "thumbprint": _S, "sddl": _S, "expect": _E},
     "cert.prop.get": {"store": _S, "thumbprint": _S, "prop_id": _I},
     "cert.prop.set": {"store": _S, "thumbprint": _S, "prop_id": _I, "data": _S, "expect": _E},
     "cert.prop.clear": {"store": _S, "thumbprint": _S, "prop_id": _I, "expect": _E},
     "svc.query": {"names": _LS, "prefixes": _LS},
     "svc.restart": {"name": _S, "with_dependents": _B, "timeout_s": _I},
+    "svc.start": {"name": _S, "timeout_s": _I},
     "cluster.query": {},
     "cluster.restart": {"resource": _S, "timeout_s": _I},
     "file.version": {"paths": _LS, "path_from": _D},
-    "file.tail": {"paths": _LS, "path_from": _D, "suffixes": _LS, "max_lines": _I, "pattern": _S},
+    "file.tail": {
+        "paths": _LS,
+        "path_from": _D,
+        "suffixes": _LS,
+        "max_lines": _I,
+        "pattern": _S,
+        "patterns": _LS,
+    },
     "tls.suites": {},
+    "tls.suite.disable": {"name": _S, "expect": _E},
+    "tls.suite.enable": {"name": _S, "position": _I, "expect": _E},
     "os.info": {},
+    "os.reboot": {"reason": _S, "delay_s": _I},
     "event.count": {"log": _S, "provider": _S, "ids": _LI, "since_hours": _I},
     "journal.append": {"id": _S, "line": _S},
     "journal.read": {"id": _S, "last": _I},
@@ -53,12 +66,18 @@ REQUIRED: dict[str, set[str]] = {
     "reg.read": {"path"},
     "reg.write": {"path", "name", "type", "value"},
     "reg.remove": {"path"},
+    "reg.create": {"path"},
+    "cert.key.acl.set": {"thumbprint", "sddl"},
     "cert.prop.get": {"thumbprint", "prop_id"},
     "cert.prop.set": {"thumbprint", "prop_id", "data"},
     "cert.prop.clear": {"thumbprint", "prop_id"},
     "svc.query": {"names"},
     "svc.restart": {"name"},
+    "svc.start": {"name"},
     "cluster.restart": {"resource"},
+    "tls.suite.disable": {"name"},
+    "tls.suite.enable": {"name"},
+    "os.reboot": {"reason"},
     "event.count": {"log", "ids"},
     "journal.append": {"id", "line"},
 }
@@ -66,10 +85,16 @@ WRITE_OPS = frozenset(
     {
         "reg.write",
         "reg.remove",
+        "reg.create",
+        "cert.key.acl.set",
         "cert.prop.set",
         "cert.prop.clear",
         "svc.restart",
+        "svc.start",
         "cluster.restart",
+        "tls.suite.disable",
+        "tls.suite.enable",
+        "os.reboot",
         "journal.append",
     }
 )
@@ -80,18 +105,24 @@ HANDLERS: dict[str, Handler] = {
     "reg.read": op_registry.reg_read,
     "reg.write": op_registry.reg_write,
     "reg.remove": op_registry.reg_remove,
+    "reg.create": op_registry.reg_create,
     "cert.list": op_certs.cert_list,
+    "cert.key.acl.set": op_certs.cert_key_acl_set,
     "cert.prop.get": op_certs.cert_prop_get,
     "cert.prop.set": op_certs.cert_prop_set,
     "cert.prop.clear": op_certs.cert_prop_clear,
     "svc.query": op_services.svc_query,
     "svc.restart": op_services.svc_restart,
+    "svc.start": op_services.svc_start,
     "cluster.query": op_services.cluster_query,
     "cluster.restart": op_services.cluster_restart,
     "file.version": op_files.file_version,
     "file.tail": op_files.file_tail,
     "tls.suites": op_system.tls_suites,
+    "tls.suite.disable": op_system.tls_suite_disable,
+    "tls.suite.enable": op_system.tls_suite_enable,
     "os.info": op_system.os_info,
+    "os.reboot": op_system.os_reboot,
     "event.count": op_system.event_count,
     "journal.append": journal.journal_append,
     "journal.read": journal.journal_read,
@@ -146,8 +177,20 @@ def validate(op: Any) -> dict[str, Any]:
 # ---- the batch ---------------------------------------------------------------
 
 
-def _error(kind: str, message: str) -> dict[str, Any]:
-    return {"ok": False, "error": {"kind": kind, "message": message}}
+def _error(kind: str, message: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"kind": kind, "message": message}
+    if detail is not None:
+        error["detail"] = detail
+    return {"ok": False, "error": error}
+
+
+def progress_line(index: int, data: Any) -> str:
+    """{"applied": i} after a write op that succeeded, with the keys it created if any."""
+    created = data.get("created_keys") if isinstance(data, dict) else None
+    doc: dict[str, Any] = {"applied": index}
+    if created:
+        doc["created_keys"] = list(created)
+    return json.dumps(doc, separators=(",", ":"))
 
 
 def _dump(doc: dict[str, Any]) -> bytes:
@@ -186,7 +229,7 @@ def run_batch(
     }
     if record is not None:
         try:
-            journal.append_line(state, record.get("id"), record["line"])
+            journal.append_line(state, record.get("id"), record["line"], clock.now())
             save()
         except OpError as exc:
             response["journal_error"] = exc.message
@@ -206,11 +249,9 @@ def run_batch(
             data = HANDLERS[checked["op"]](ctx, checked)
             response["results"].append({"ok": True, "data": data})
             if is_write and record is not None:
-                journal.append_line(
-                    state, record["id"], json.dumps({"applied": index}, separators=(",", ":"))
-                )
+                journal.append_line(state, record["id"], progress_line(index, data))
         except OpError as exc:
-            response["results"].append(_error(exc.kind, exc.message))
+            response["results"].append(_error(exc.kind, exc.message, exc.detail))
             if is_write:
                 stopped_at = index
         except Exception as exc:  # an op the lab got wrong still answers like the agent would
@@ -227,7 +268,7 @@ def run_batch(
             state, record["id"], json.dumps({"done": True, "stopped_at": stopped_at}, separators=(",", ":"))
         )
         save()
-    return CommandOutcome(rc=0, stdout=_dump(response), ops=names)
+    return CommandOutcome(rc=0, stdout=_dump(response), ops=names, reboot_after_s=ctx.reboot_after_s)
 
 
 # ---- the command -------------------------------------------------------------
@@ -270,12 +311,8 @@ def run_command(
     try:
         agent = base64.b64decode(lines[0], validate=True)
     except (binascii.Error, ValueError):
-        return CommandOutcome(
-            rc=1,
-            stdout=b"",
-            stderr=b'Exception calling "FromBase64String" with "1" argument(s): "The input is not a valid '
-            b'Base-64 string."\r\n',
-        )
+        # The bootstrap catches the FromBase64String failure and says so (client.py).
+        return _fatal("invalid_request", "the agent on stdin is not base64")
     if hashlib.sha256(agent).hexdigest() != digest.group(1):
         return _fatal("invalid_request", "agent script hash mismatch")
     try:

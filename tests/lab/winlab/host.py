@@ -66,6 +66,12 @@ class LabHost:
             windows.boot(self.state, self._clock)
             self.save()
 
+    def power_off(self) -> None:
+        """The first half of a restart: every service stops (reboot() boots again)."""
+        with self._lock:
+            windows.shut_down(self.state)
+            self.save()
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return model.to_json(self.state)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
-from .model import FileEntry, HostState
-from .opcore import OpContext, OpError, expand_env, invalid
+from .model import FileEntry, HostState, iso
+from .opcore import OpContext, OpError, expand_env, invalid, ordinal_ignore_case
 
 JOURNAL_DIR = "%ProgramData%\\mssql.tls\\journal"
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -18,11 +19,14 @@ def record_path(state: HostState, record_id: str) -> str:
     return expand_env(state, f"{JOURNAL_DIR}\\{record_id}.jsonl")
 
 
-def append_line(state: HostState, record_id: str, line: str) -> str:
+def append_line(state: HostState, record_id: str, line: str, now: dt.datetime | None = None) -> str:
     if "\n" in line or "\r" in line:
         raise invalid("field 'line': expected one JSON document without a newline")
     path = record_path(state, record_id)
-    entry = state.file(path) or state.put_file(FileEntry(path=path, text="", encoding="utf-8"))
+    entry = state.file(path)
+    if entry is None:
+        created = None if now is None else iso(now)
+        entry = state.put_file(FileEntry(path=path, text="", encoding="utf-8", created_utc=created))
     entry.text = (entry.text or "") + line + "\r\n"  # Add-Content writes CRLF
     return path
 
@@ -34,11 +38,12 @@ def records(state: HostState) -> list[tuple[str, FileEntry]]:
         for key, entry in state.files.items()
         if key.startswith(prefix) and key.endswith(".jsonl") and "\\" not in key[len(prefix) :]
     ]
-    return sorted(found, key=lambda item: (item[1].created_seq, item[0]))
+    # By creation, then by name compared ordinally without case, as the agent sorts them.
+    return sorted(found, key=lambda item: (item[1].created_seq, ordinal_ignore_case(item[0])))
 
 
 def journal_append(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
-    return {"id": op["id"], "path": append_line(ctx.state, op["id"], op["line"])}
+    return {"id": op["id"], "path": append_line(ctx.state, op["id"], op["line"], ctx.clock.now())}
 
 
 def journal_read(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
@@ -52,4 +57,9 @@ def journal_read(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
         if op["last"] < 0:
             raise invalid("field 'last': expected 0 or more")
         found = found[-op["last"] :] if op["last"] else []
-    return {"records": [{"id": rid, "lines": (e.text or "").splitlines()} for rid, e in found]}
+    return {
+        "records": [
+            {"id": rid, "created_utc": e.created_utc, "lines": (e.text or "").splitlines()}
+            for rid, e in found
+        ]
+    }

@@ -52,6 +52,13 @@ class StoredCert:
     key_provider: str | None
     key_spec: int | None
     properties: dict[int, bytes] = field(default_factory=dict)
+    # The rest of property 2 (CERT_KEY_PROV_INFO_PROP_ID): the key container and the provider
+    # type (0 = a CNG key storage provider); None when there is no private key.
+    key_provider_type: int | None = None
+    key_container: str | None = None
+    # The private key's DACL as SDDL ('D:...'), and a knob: the administrator cannot read it.
+    key_acl: str | None = None
+    key_acl_denied: bool = False
 
     @property
     def thumbprint(self) -> str:
@@ -65,6 +72,11 @@ class Service:
     state: str = "Running"  # Running / Stopped / StartPending / StopPending / Paused
     start_mode: str = "Automatic"  # Automatic / Manual / Disabled
     dependents: list[str] = field(default_factory=list)
+    # Win32_Service ExitCode / ServiceSpecificExitCode after the last start or stop, and the
+    # states the last start went through (e.g. StartPending, Stopped).
+    exit_code: int = 0
+    service_specific_exit_code: int = 0
+    last_start_states: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -122,6 +134,7 @@ class FileEntry:
     text: str | None = None
     encoding: str = "utf-8"  # utf-8 / utf-8-bom / utf-16le / utf-16be (the latter two with BOM)
     created_seq: int = 0
+    created_utc: str | None = None  # file creation time (host clock), when the lab knows it
 
     def raw_bytes(self) -> bytes:
         text = self.text or ""
@@ -188,6 +201,14 @@ class HostState:
     expect_scenarios: list[int] = field(default_factory=list)
     profile_digest: str = ""
     file_seq: int = 0
+    # Knobs of the lab's Windows (profile fields): registry keys the administrator cannot
+    # open, keys it can read but not write (TrustedInstaller-owned), files another process
+    # holds open without sharing. Paths as written in the profile, compared case-insensitively.
+    denied_keys: list[str] = field(default_factory=list)
+    read_only_keys: list[str] = field(default_factory=list)
+    locked_files: list[str] = field(default_factory=list)
+    utc_offset_minutes: int = 0
+    time_zone: str = "UTC"
 
     @property
     def fqdn(self) -> str:
@@ -244,6 +265,10 @@ def _cert_from_json(doc: dict[str, Any]) -> StoredCert:
         key_provider=doc["key_provider"],
         key_spec=doc["key_spec"],
         properties={int(k): _unb64(v) for k, v in doc["properties"].items()},
+        key_provider_type=doc.get("key_provider_type"),
+        key_container=doc.get("key_container"),
+        key_acl=doc.get("key_acl"),
+        key_acl_denied=doc.get("key_acl_denied", False),
     )
 
 
@@ -286,6 +311,11 @@ def to_json(state: HostState) -> dict[str, Any]:
         "expect_scenarios": state.expect_scenarios,
         "profile_digest": state.profile_digest,
         "file_seq": state.file_seq,
+        "denied_keys": state.denied_keys,
+        "read_only_keys": state.read_only_keys,
+        "locked_files": state.locked_files,
+        "utc_offset_minutes": state.utc_offset_minutes,
+        "time_zone": state.time_zone,
     }
 
 
@@ -315,6 +345,11 @@ def from_json(doc: dict[str, Any]) -> HostState:
         expect_scenarios=list(doc["expect_scenarios"]),
         profile_digest=doc["profile_digest"],
         file_seq=doc["file_seq"],
+        denied_keys=list(doc.get("denied_keys", [])),
+        read_only_keys=list(doc.get("read_only_keys", [])),
+        locked_files=list(doc.get("locked_files", [])),
+        utc_offset_minutes=doc.get("utc_offset_minutes", 0),
+        time_zone=doc.get("time_zone", "UTC"),
     )
 
 

@@ -1,22 +1,41 @@
-"""reg.read / reg.write / reg.remove (docs/agent-protocol.md, "Ops and their data")."""
+"""reg.read / reg.write / reg.create / reg.remove (docs/agent-protocol.md, "Ops and their data").
+
+Access follows the lab's knobs (access.py): a denied key fails the op that targets it and is
+a per-entry error (`errors`) of a reg.read that only passes by it; write access is needed
+only on the key that changes.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from . import access
 from . import registry as regmod
-from .opcore import OpContext, OpError, has_expect, invalid
+from .opcore import OpContext, OpError, entry_error, has_expect, invalid
 
 
-def _node(key: regmod.RegKey, depth: int, names: list[str] | None) -> dict[str, Any]:
+def _node(
+    ctx: OpContext, key: regmod.RegKey, path: str, depth: int, names: list[str] | None
+) -> dict[str, Any]:
     wanted = None if names is None else {n.lower() for n in names}
     values = {
         v.name: regmod.to_wire(v) for lower, v in key.values.items() if wanted is None or lower in wanted
     }
-    subkeys = {
-        child.name: (_node(child, depth - 1, names) if depth > 0 else None) for child in key.subkeys.values()
-    }
-    return {"values": values, "subkeys": subkeys}
+    subkeys: dict[str, Any] = {}
+    errors: dict[str, Any] = {}
+    for child in key.subkeys.values():
+        child_path = f"{path}\\{child.name}"
+        if depth <= 0:
+            subkeys[child.name] = None
+        elif access.denied(ctx.state, child_path):
+            subkeys[child.name] = None
+            errors[child.name] = entry_error("access_denied", access.DENIED_MESSAGE)
+        else:
+            subkeys[child.name] = _node(ctx, child, child_path, depth - 1, names)
+    node: dict[str, Any] = {"values": values, "subkeys": subkeys}
+    if errors:
+        node["errors"] = errors
+    return node
 
 
 def _path(op: dict[str, Any]) -> str:
@@ -32,10 +51,12 @@ def reg_read(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
     depth = op.get("depth", 0)
     if depth < 0:
         raise invalid("field 'depth': expected 0 or more")
-    key = regmod.find_key(ctx.state.registry, _path(op))
+    path = _path(op)
+    access.check_readable(ctx.state, path)
+    key = regmod.find_key(ctx.state.registry, path)
     if key is None:
         return {"exists": False, "values": {}, "subkeys": {}}
-    return {"exists": True, **_node(key, depth, op.get("values"))}
+    return {"exists": True, **_node(ctx, key, path, depth, op.get("values"))}
 
 
 def _check_expect(op: dict[str, Any], current: dict[str, Any] | None) -> None:
@@ -63,21 +84,46 @@ def reg_write(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
         data = regmod.check_data(op["type"], value["data"])
     except regmod.RegistryError as exc:
         raise invalid(str(exc)) from exc
+    access.check_readable(ctx.state, path)
     before_value = regmod.get_value(ctx.state.registry, path, op["name"])
     before = None if before_value is None else regmod.to_wire(before_value)
     _check_expect(op, before)
+    access.check_create_or_open(ctx.state, path)
     created = regmod.set_value(ctx.state.registry, path, op["name"], op["type"], data)
     after = regmod.to_wire(regmod.get_value(ctx.state.registry, path, op["name"]))  # type: ignore[arg-type]
     return {"before": before, "after": after, "created_keys": created}
 
 
+def reg_create(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
+    """Create the key and its missing parents, without values; never recreate an existing key."""
+    path = _path(op)
+    _hive, segments = regmod.split_path(path)
+    if len(segments) < 2:
+        raise invalid(f"field 'path': expected a key below a top-level key, got {path!r}")
+    access.check_readable(ctx.state, path)
+    exists = regmod.key_exists(ctx.state.registry, path)
+    if has_expect(op):
+        if op["expect"] is not None:
+            raise invalid("field 'expect': expected null (the key must not exist yet) or no field")
+        if exists:
+            raise OpError("conflict", f"{path}: expected the key to be absent, found it")
+    if exists:
+        return {"created_keys": []}
+    access.check_create_or_open(ctx.state, path)
+    _key, created = regmod.ensure_key(ctx.state.registry, path)
+    return {"created_keys": created}
+
+
 def reg_remove(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
     path = _path(op)
     reg = ctx.state.registry
+    access.check_readable(ctx.state, path)
     if "name" in op:
         current = regmod.get_value(reg, path, op["name"])
         before = None if current is None else regmod.to_wire(current)
         _check_expect(op, before)
+        if current is not None:
+            access.check_writable(ctx.state, path)
         removed = regmod.delete_value(reg, path, op["name"]) is not None
         return {"before": before, "removed": removed}
     if has_expect(op):
@@ -88,6 +134,11 @@ def reg_remove(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
         if not regmod.key_exists(reg, path):
             raise OpError("conflict", f"expected key {path} to exist")
     existed = regmod.key_exists(reg, path)
+    if existed:
+        # Deleting a subkey changes its parent.
+        hive, segments = regmod.split_path(path)
+        if segments[:-1]:
+            access.check_writable(ctx.state, "\\".join([hive, *segments[:-1]]))
     try:
         removed = regmod.delete_key(reg, path, bool(op.get("recurse", False)))
     except regmod.RegistryError as exc:

@@ -1,11 +1,11 @@
-"""svc.query / svc.restart / cluster.query / cluster.restart."""
+"""svc.query / svc.restart / svc.start / cluster.query / cluster.restart."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from . import windows
-from .opcore import OpContext, OpError, invalid
+from .opcore import OpContext, OpError, invalid, ordinal_ignore_case
 
 
 def _service_entry(name: str, svc: Any) -> dict[str, Any]:
@@ -29,11 +29,12 @@ def _service_entry(name: str, svc: Any) -> dict[str, Any]:
 
 
 def svc_query(ctx: OpContext, op: dict[str, Any]) -> list[dict[str, Any]]:
-    """Literal names first, in order; then, per prefix, the matching services by name."""
+    """Literal names first, in order; then, per prefix, the matching services by name, sorted
+    ordinally without case (StringComparer.OrdinalIgnoreCase, as the agent sorts)."""
     out = [_service_entry(name, ctx.state.service(name)) for name in op["names"]]
     listed = {entry["name"].lower() for entry in out}
     for prefix in op.get("prefixes") or []:
-        for svc in sorted(ctx.state.services.values(), key=lambda s: s.name.lower()):
+        for svc in sorted(ctx.state.services.values(), key=lambda s: ordinal_ignore_case(s.name)):
             if svc.name.lower().startswith(prefix.lower()) and svc.name.lower() not in listed:
                 listed.add(svc.name.lower())
                 out.append(_service_entry(svc.name, svc))
@@ -50,8 +51,19 @@ def svc_restart(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
     try:
         result = windows.restart_service(ctx.state, op["name"], op.get("with_dependents", True), ctx.clock)
     except windows.ServiceError as exc:
-        raise OpError(exc.kind, str(exc)) from exc
+        raise OpError(exc.kind, str(exc), exc.detail) from exc
     return {"stopped": result.stopped, "started": result.started, "state": result.state}
+
+
+def svc_start(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
+    """Start one service, its dependencies first (as StartService does)."""
+    _timeout(op)
+    try:
+        started = windows.start_service(ctx.state, op["name"], ctx.clock)
+    except windows.ServiceError as exc:
+        raise OpError(exc.kind, str(exc), exc.detail) from exc
+    svc = ctx.state.service(op["name"])
+    return {"started": started, "state": svc.state if svc else None}
 
 
 def cluster_query(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,8 @@ Every error names the field path, e.g. `s1.yml: sql_instances[0].port: expected 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any
 import yaml
 
 from . import certs
-from .registry import REG_TYPES
+from .registry import RAW_TYPES, REG_TYPES
 
 
 class ProfileError(ValueError):
@@ -95,6 +97,10 @@ class CertProfile:
     friendly_name: str | None = None
     store: str = "My"
     shared_key: str | None = None  # same label on several hosts = the same key pair
+    key_provider_type: int = 12  # property 2 dwProvType; 0 = a CNG key storage provider
+    key_container: str | None = None  # property 2 container name (default: derived, stable)
+    key_acl: str = "D:PAI(A;;FA;;;SY)(A;;FA;;;BA)"  # the private key's DACL (SDDL)
+    key_acl_denied: bool = False  # the administrator cannot read the key's DACL
 
 
 @dataclass(frozen=True)
@@ -162,6 +168,7 @@ class RegistryOverride:
     type: str | None = None
     data: Any = None
     remove: bool = False
+    raw: bytes | None = None  # stored bytes, for types .NET cannot read or data of the wrong length
 
 
 @dataclass(frozen=True)
@@ -185,9 +192,34 @@ class Profile:
     expect_scenarios: tuple[int, ...]
     uptime_hours: int = 72
     digest: str = ""
+    denied_keys: tuple[str, ...] = ()
+    read_only_keys: tuple[str, ...] = ()
+    locked_files: tuple[str, ...] = ()
+    service_states: tuple[tuple[str, str], ...] = ()
+    utc_offset_minutes: int = 0
+    time_zone: str = "UTC"
 
 
 _START_MODES = ("Automatic", "Manual", "Disabled")
+_SERVICE_STATES = (
+    "Running",
+    "Stopped",
+    "StartPending",
+    "StopPending",
+    "Paused",
+    "PausePending",
+    "ContinuePending",
+)
+# dwProvType of the CSPs a certificate's key may live in (MicrosoftDocs/win32
+# desktop-src/SecCrypto/cryptographic-provider-types.md: PROV_RSA_FULL 1, PROV_RSA_SCHANNEL 12,
+# PROV_RSA_AES 24); key storage providers (CNG) are 0 (CRYPT_KEY_PROV_INFO, sdk-api).
+_PROVIDER_TYPES = {
+    "Microsoft RSA SChannel Cryptographic Provider": 12,
+    "Microsoft Enhanced RSA and AES Cryptographic Provider": 24,
+    "Microsoft Strong Cryptographic Provider": 1,
+    "Microsoft Enhanced Cryptographic Provider v1.0": 1,
+    "Microsoft Base Cryptographic Provider v1.0": 1,
+}
 
 
 def _os(r: _Reader) -> OsProfile:
@@ -242,12 +274,18 @@ def _cert_fields(r: _Reader) -> CertProfile:
         if key_spec.type == "rsa"
         else "Microsoft Software Key Storage Provider"
     )
+    provider = r.str("key_provider", default_provider)
+    provider_type = r.int("key_provider_type", _PROVIDER_TYPES.get(provider, 0))
     cert = CertProfile(
         name=r.str("name", required=True),
         spec=spec,
         has_private_key=r.bool("private_key", True),
-        key_provider=r.str("key_provider", default_provider),
+        key_provider=provider,
         key_spec=r.int("key_spec", 1 if key_spec.type == "rsa" else 0),
+        key_provider_type=provider_type,
+        key_container=r.str("key_container"),
+        key_acl=r.str("key_acl", "D:PAI(A;;FA;;;SY)(A;;FA;;;BA)"),
+        key_acl_denied=r.bool("key_acl_denied", False),
         eku_property=None
         if prop_raw is None
         else tuple(certs.eku_oid(str(e), f"{r.where}.eku_property") for e in prop_raw),
@@ -342,17 +380,46 @@ def _event(r: _Reader) -> EventProfile:
 
 
 def _override(r: _Reader) -> RegistryOverride:
+    raw_text = r.str("raw")
+    raw = None
+    if raw_text is not None:
+        try:
+            raw = base64.b64decode(raw_text, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ProfileError(f"{r.where}.raw: expected base64") from exc
     ov = RegistryOverride(
         path=r.str("path", required=True),
         name=r.str("name"),
         type=r.str("type"),
         data=r.raw("data"),
         remove=r.bool("remove", False),
+        raw=raw,
     )
     r.done()
+    if raw is not None:
+        if ov.name is None or ov.type not in RAW_TYPES or ov.data is not None:
+            raise ProfileError(
+                f"{r.where}.raw: expected with a value name and a type of {list(RAW_TYPES)}, without data"
+            )
+        return ov
     if not ov.remove and ov.name is not None and ov.type not in REG_TYPES:
         raise ProfileError(f"{r.where}.type: expected one of {list(REG_TYPES)}")
     return ov
+
+
+def _paths(r: _Reader, key: str) -> tuple[str, ...]:
+    items = r.list(key)
+    if not all(isinstance(i, str) and i for i in items):
+        raise ProfileError(f"{r.where}.{key}: expected a list of paths")
+    return tuple(items)
+
+
+def _service_states(r: _Reader) -> tuple[tuple[str, str], ...]:
+    states = r.map("service_states")
+    for name, state in states.items():
+        if state not in _SERVICE_STATES:
+            raise ProfileError(f"{r.where}.service_states.{name}: expected one of {list(_SERVICE_STATES)}")
+    return tuple((str(n), str(s)) for n, s in states.items())
 
 
 def parse_profile(doc: Any, where: str, digest: str = "") -> Profile:
@@ -412,8 +479,16 @@ def parse_profile(doc: Any, where: str, digest: str = "") -> Profile:
         expect_scenarios=tuple(expect),
         uptime_hours=r.int("uptime_hours", 72),
         digest=digest,
+        denied_keys=_paths(r, "denied_keys"),
+        read_only_keys=_paths(r, "read_only_keys"),
+        locked_files=_paths(r, "locked_files"),
+        service_states=_service_states(r),
+        utc_offset_minutes=r.int("utc_offset_minutes", 0),
+        time_zone=r.str("time_zone", "UTC"),
     )
     r.done()
+    if not -720 <= profile.utc_offset_minutes <= 840:
+        raise ProfileError(f"{where}.utc_offset_minutes: expected -720..840 (UTC-12:00 to UTC+14:00)")
     names = [c.name for c in profile.certificates]
     for i, sql in enumerate(profile.sql_instances):
         if sql.certificate is not None and sql.certificate not in names:

@@ -16,6 +16,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 REG_TYPES = ("REG_SZ", "REG_EXPAND_SZ", "REG_MULTI_SZ", "REG_DWORD", "REG_QWORD", "REG_BINARY")
+# Types a value may hold as raw bytes (profiles: `raw`): REG_NONE, the types .NET cannot read
+# (RegistryKey.GetValue returns null for them; microsoft/referencesource mscorlib
+# registrykey.cs, InternalGetValue), and REG_DWORD / REG_QWORD whose stored length is wrong.
+RAW_TYPES = (
+    "REG_NONE",
+    "REG_BINARY",
+    "REG_DWORD",
+    "REG_QWORD",
+    "REG_DWORD_BIG_ENDIAN",
+    "REG_LINK",
+    "REG_RESOURCE_LIST",
+    "REG_FULL_RESOURCE_DESCRIPTOR",
+    "REG_RESOURCE_REQUIREMENTS_LIST",
+)
+_UNTYPED = (
+    "REG_DWORD_BIG_ENDIAN",
+    "REG_LINK",
+    "REG_RESOURCE_LIST",
+    "REG_FULL_RESOURCE_DESCRIPTOR",
+    "REG_RESOURCE_REQUIREMENTS_LIST",
+)
 
 _HIVE_ALIASES = {
     "HKLM": "HKLM",
@@ -194,9 +215,37 @@ def _signed(value: int, bits: int) -> int:
     return value - (1 << bits) if value >= 1 << (bits - 1) else value
 
 
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _raw_to_wire(value: RegValue) -> dict[str, Any]:
+    """A value held as raw bytes, as the agent reports it (docs/agent-protocol.md, Values).
+
+    REG_NONE and REG_BINARY are bytes anyway. A REG_DWORD of at most 4 bytes reads as the
+    integer they hold (.NET pads it), a REG_QWORD of at most 8 likewise; longer ones, and every
+    type .NET cannot read, come back as REG_UNKNOWN with the stored bytes.
+    """
+    data: bytes = value.data
+    if value.type in ("REG_NONE", "REG_BINARY"):
+        return {"type": value.type, "data": _b64(data)}
+    for type_, bits in _RANGES.items():
+        if value.type == type_ and len(data) <= bits // 8:
+            return {"type": type_, "data": _signed(int.from_bytes(data, "little"), bits)}
+    return {"type": "REG_UNKNOWN", "data": _b64(data)}
+
+
+def raw_value(name: str, type_: str, data: bytes) -> RegValue:
+    if type_ not in RAW_TYPES:
+        raise RegistryError(f"field 'type': expected one of {list(RAW_TYPES)} for raw data, got {type_!r}")
+    return RegValue(name, type_, bytes(data))
+
+
 def to_wire(value: RegValue) -> dict[str, Any]:
     """The agent protocol form: DWORD/QWORD signed as .NET returns them, binary base64."""
     data = value.data
+    if isinstance(data, bytes) and value.type != "REG_BINARY":
+        return _raw_to_wire(value)
     if value.type in _RANGES:
         data = _signed(data, _RANGES[value.type])
     elif value.type == "REG_BINARY":
@@ -209,13 +258,16 @@ def to_wire(value: RegValue) -> dict[str, Any]:
 # ---- persistence ------------------------------------------------------------
 
 
+def _value_to_json(v: RegValue) -> dict[str, Any]:
+    if isinstance(v.data, bytes) and v.type != "REG_BINARY":
+        return {"name": v.name, "type": v.type, "raw": _b64(v.data)}
+    return {"name": v.name, "type": v.type, "data": to_wire(v)["data"] if v.type == "REG_BINARY" else v.data}
+
+
 def key_to_json(key: RegKey) -> dict[str, Any]:
     return {
         "name": key.name,
-        "values": [
-            {"name": v.name, "type": v.type, "data": to_wire(v)["data"] if v.type == "REG_BINARY" else v.data}
-            for v in key.values.values()
-        ],
+        "values": [_value_to_json(v) for v in key.values.values()],
         "subkeys": [key_to_json(k) for k in key.subkeys.values()],
     }
 
@@ -223,6 +275,9 @@ def key_to_json(key: RegKey) -> dict[str, Any]:
 def key_from_json(doc: dict[str, Any]) -> RegKey:
     key = RegKey(doc["name"])
     for v in doc.get("values", []):
+        if "raw" in v:
+            key.values[v["name"].lower()] = raw_value(v["name"], v["type"], base64.b64decode(v["raw"]))
+            continue
         key.values[v["name"].lower()] = RegValue(v["name"], v["type"], check_data(v["type"], v["data"]))
     for k in doc.get("subkeys", []):
         child = key_from_json(k)

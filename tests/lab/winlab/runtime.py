@@ -18,6 +18,9 @@ class Knobs:
     # Simulate a connection cut off mid-batch: run this many ops of the next
     # agent batch, persist their effects, then drop the connection unanswered.
     drop_after_ops: int | None = None
+    # After os.reboot: how long the host stays away (its WinRM endpoint resets every
+    # connection, its TDS endpoints are closed) before it has booted again.
+    reboot_down_s: float = 3.0
 
 
 @dataclass
@@ -29,6 +32,8 @@ class CommandOutcome:
     # without sending a reply.
     drop_connection: bool = False
     ops: list[str] = field(default_factory=list)
+    # Set when the batch scheduled a restart (os.reboot): seconds after the reply.
+    reboot_after_s: float | None = None
 
 
 class HostRuntime(Protocol):

@@ -78,6 +78,10 @@ def updated_knobs(knobs: Knobs, changes: Any) -> Knobs:
             raise ValueError(f"knobs field 'latency_ms': expected an integer >= 0, got {value!r}")
         if name == "drop_after_ops" and value is not None and not _is_count(value):
             raise ValueError(f"knobs field 'drop_after_ops': expected null or an integer >= 0, got {value!r}")
+        if name == "reboot_down_s" and (
+            isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+        ):
+            raise ValueError(f"knobs field 'reboot_down_s': expected a number of seconds >= 0, got {value!r}")
     return replace(knobs, **changes)
 
 

@@ -24,7 +24,12 @@ _FILE_VERSION_YEAR = {10: 2007, 11: 2011, 12: 2014, 13: 2015, 14: 2017, 15: 2019
 
 
 class StartFailed(RuntimeError):
-    """The instance did not start; the ERRORLOG says why."""
+    """The instance did not start; the ERRORLOG says why. `code`: the error code of the
+    17182 line, which the lab's service reports as its ServiceSpecificExitCode (windows.py)."""
+
+    def __init__(self, message: str, code: int = 0) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -270,7 +275,7 @@ def start_instance(state: HostState, inst: SqlInstance, clock: LabClock) -> SqlR
                 "not found in LocalMachine\\My" if cert is None else "has no private key"
             )
             state.sql_runtime[inst.name] = runtime
-            raise StartFailed(runtime.last_start_error)
+            raise StartFailed(runtime.last_start_error, int(code, 16))
         runtime.certificate = cert.thumbprint
         runtime.certificate_configured = True
     else:

@@ -5,8 +5,19 @@
   on a cluster node the SQL resources this node owns come online.
 - starting the SQL engine service re-runs SQL's start sequence (certificate,
   ForceEncryption, ForceStrict are read then, sqlserver-tls.md sections 2 and 3).
-- restart with dependents: stop running dependents, then the service; start the
-  service, then the dependents that were running (sqlserver-tls.md section 12).
+- restart with dependents: stop the dependents that are not stopped, then the service;
+  start the service, then those dependents (sqlserver-tls.md section 12). Like
+  ServiceController.Stop(), which stops every dependent that is not Stopped
+  (microsoft/referencesource System.ServiceProcess/ServiceController.cs), a dependent on its way
+  to Running (Running, StartPending, ContinuePending) is stopped and started again; a Paused one
+  cannot be brought back to Paused, so the restart is refused before anything stops.
+- a start that fails does not fail at once: the service goes StartPending, then Stopped, and
+  Win32_Service reports ExitCode 1066 (ERROR_SERVICE_SPECIFIC_ERROR: the SqlService WMI class's
+  ExitCode is "set to ERROR_SERVICE_SPECIFIC_ERROR (1066) when the error is unique to the
+  service", MicrosoftDocs/sql-docs exitcode-property-sqlservice-class.md) with the failure's
+  code as ServiceSpecificExitCode. Which code SQL Server puts there is not documented in the
+  sources at hand; the lab uses the error code of its 17182 line (e.g. 0x80092004, "Cannot
+  find object or property."), as a uint32 (inference).
 """
 
 from __future__ import annotations
@@ -19,11 +30,27 @@ from .model import BootState, ClusterResource, HostState, Service, SqlInstance, 
 
 
 class ServiceError(RuntimeError):
-    """A service operation Windows would refuse or that failed; `kind` is the agent error kind."""
+    """A service operation Windows would refuse or that failed; `kind` is the agent error kind,
+    `detail` the structured facts of a failed start (state and exit codes)."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, detail: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.kind = kind
+        self.detail = detail
+
+
+ERROR_SERVICE_SPECIFIC_ERROR = 1066
+ERROR_SERVICE_DEPENDENCY_FAIL = 1068
+RESTARTED_DEPENDENT_STATES = ("Running", "StartPending", "ContinuePending")
+UNRESTORABLE_DEPENDENT_STATES = ("Paused", "PausePending")
+
+
+def start_failure_detail(svc: Service) -> dict[str, object]:
+    return {
+        "state": svc.state,
+        "exit_code": svc.exit_code,
+        "service_specific_exit_code": svc.service_specific_exit_code,
+    }
 
 
 def _require(state: HostState, name: str) -> Service:
@@ -45,36 +72,55 @@ def dependencies(state: HostState, svc: Service) -> list[Service]:
     return [s for s in state.services.values() if svc.name.lower() in (d.lower() for d in s.dependents)]
 
 
-def start_service(state: HostState, name: str, clock: sqlserver.LabClock) -> None:
-    """Start-Service: dependencies first; a failed dependency fails this one (error 1068)."""
+def start_service(state: HostState, name: str, clock: sqlserver.LabClock) -> list[str]:
+    """StartService: dependencies first; a failed dependency fails this one (error 1068).
+
+    Returns the services it started, dependencies first. A service whose own start fails
+    goes StartPending, then Stopped, with its exit codes set (see the module docstring).
+    """
     svc = _require(state, name)
     if svc.state == "Running":
-        return
+        return []
     if svc.start_mode == "Disabled":
         raise ServiceError(
             "error",
             f"Service '{svc.display_name} ({svc.name})' cannot be started due to the following error: "
             f"Cannot start service {svc.name} on computer '.'.",
+            start_failure_detail(svc),
         )
+    started: list[str] = []
     for dependency in dependencies(state, svc):
         try:
-            start_service(state, dependency.name, clock)
+            started += start_service(state, dependency.name, clock)
         except ServiceError as exc:
             raise ServiceError(
                 "error",
                 f"Failed to start service '{svc.display_name} ({svc.name})': the dependency service "
-                f"'{dependency.name}' failed to start.",
+                f"'{dependency.name}' failed to start (error {ERROR_SERVICE_DEPENDENCY_FAIL}).",
+                start_failure_detail(svc),
             ) from exc
+    svc.state = "StartPending"
+    svc.last_start_states = ["StartPending"]
+    svc.exit_code = 0
+    svc.service_specific_exit_code = 0
     inst = _engine_instance(state, svc)
     if inst is not None:
         try:
             sqlserver.start_instance(state, inst, clock)
         except sqlserver.StartFailed as exc:
             svc.state = "Stopped"
+            svc.last_start_states.append("Stopped")
+            svc.exit_code = ERROR_SERVICE_SPECIFIC_ERROR
+            svc.service_specific_exit_code = exc.code
             raise ServiceError(
-                "error", f"Failed to start service '{svc.display_name} ({svc.name})'. {exc}"
+                "error",
+                f"service '{svc.name}' failed to start: it is Stopped (exit code {svc.exit_code}, "
+                f"service-specific exit code {svc.service_specific_exit_code}). {exc}",
+                start_failure_detail(svc),
             ) from exc
     svc.state = "Running"
+    svc.last_start_states.append("Running")
+    return [*started, svc.name]
 
 
 def stop_service(state: HostState, name: str) -> None:
@@ -92,19 +138,33 @@ class RestartResult:
     state: str = "Running"
 
 
-def _running_dependents(state: HostState, svc: Service) -> list[str]:
-    """Running dependents, deepest first (the order they must stop in)."""
-    order: list[str] = []
+def _all_dependents(state: HostState, svc: Service) -> list[Service]:
+    """Every direct and indirect dependent, deepest first (the order they must stop in)."""
+    order: list[Service] = []
     for dep_name in svc.dependents:
         dep = state.service(dep_name)
-        if dep is None or dep.state != "Running":
+        if dep is None:
             continue
-        for inner in _running_dependents(state, dep):
+        for inner in [*_all_dependents(state, dep), dep]:
             if inner not in order:
                 order.append(inner)
-        if dep.name not in order:
-            order.append(dep.name)
     return order
+
+
+def _dependents_to_restart(state: HostState, svc: Service) -> list[str]:
+    """Dependents a restart stops and starts again, in stop order; refuses a Paused one."""
+    dependents = _all_dependents(state, svc)
+    paused = [f"{d.name} ({d.state})" for d in dependents if d.state in UNRESTORABLE_DEPENDENT_STATES]
+    if paused:
+        raise ServiceError(
+            "error",
+            f"service '{svc.name}' has dependents a restart cannot bring back to their state: "
+            f"{', '.join(paused)}; resume or stop them first",
+        )
+    for dep in dependents:
+        if dep.state == "StopPending":
+            dep.state = "Stopped"  # already stopping: waited for, not started again
+    return [d.name for d in dependents if d.state in RESTARTED_DEPENDENT_STATES]
 
 
 def restart_service(
@@ -113,7 +173,7 @@ def restart_service(
     svc = _require(state, name)
     if svc.start_mode == "Disabled":
         raise ServiceError("error", f"Service '{svc.name}' is disabled and cannot be restarted.")
-    dependents = _running_dependents(state, svc)
+    dependents = _dependents_to_restart(state, svc)
     if dependents and not with_dependents:
         raise ServiceError(
             "error",
@@ -121,19 +181,34 @@ def restart_service(
             "It can only be stopped if the Force flag is set.",
         )
     result = RestartResult()
-    for dep in dependents:
-        stop_service(state, dep)
-        result.stopped.append(dep)
-    if svc.state == "Running":
-        stop_service(state, svc.name)
-        result.stopped.append(svc.name)
-    start_service(state, svc.name, clock)  # a failed start raises; dependents stay stopped
-    result.started.append(svc.name)
-    for dep in reversed(dependents):
-        start_service(state, dep, clock)
-        result.started.append(dep)
+    try:
+        for dep in dependents:
+            stop_service(state, dep)
+            result.stopped.append(dep)
+        if svc.state != "Stopped":
+            stop_service(state, svc.name)
+            result.stopped.append(svc.name)
+        start_service(state, svc.name, clock)  # a failed start raises; dependents stay stopped
+        result.started.append(svc.name)
+        for dep in reversed(dependents):
+            start_service(state, dep, clock)
+            result.started.append(dep)
+    except ServiceError as exc:
+        detail = dict(exc.detail or {})
+        detail.update(stopped=list(result.stopped), started=list(result.started))
+        raise ServiceError(
+            exc.kind,
+            f"{exc} (stopped: [{', '.join(result.stopped)}]; started: [{', '.join(result.started)}])",
+            detail,
+        ) from exc
     result.state = svc.state
     return result
+
+
+def shut_down(state: HostState) -> None:
+    """Windows shutting down: every service stops (the TDS endpoints follow)."""
+    for svc in state.services.values():
+        stop_service(state, svc.name)
 
 
 # ---- cluster ----------------------------------------------------------------------

@@ -6,6 +6,13 @@ A command runs when its stdin is complete (``End="true"``) or, when no stdin
 was sent, at the first Receive. Receive waits a bounded time for the result and
 otherwise answers the "no output yet" fault, so clients poll as they would
 against a busy Windows host.
+
+A batch that scheduled a restart (os.reboot) gets its reply; ``reboot_after_s``
+after that reply (at least REBOOT_GRACE_S, so the client can close its shell) the
+host goes away: every WinRM request is answered with a TCP reset, like a host
+that is restarting, and the runtime shuts down (its SQL Server instances stop, so
+the TDS endpoints close). ``Knobs.reboot_down_s`` later the runtime boots (the new
+boot snapshot applies, the boot time changes) and the endpoint answers again.
 """
 
 from __future__ import annotations
@@ -59,6 +66,8 @@ class Reply:
 
 
 DROP = Reply(0, b"", drop=True)
+# Time the client gets to signal and close its shell before a scheduled restart begins.
+REBOOT_GRACE_S = 0.5
 
 
 @dataclass
@@ -70,6 +79,7 @@ class HostStats:
     receive_polls: int = 0  # "no output yet" faults answered
     drops: int = 0  # connections closed without a reply
     faults: int = 0  # every other fault
+    reboots: int = 0  # restarts scheduled by os.reboot that began
     batches: list[list[str]] = field(default_factory=list)  # CommandOutcome.ops of agent batches
 
     def as_json(self) -> dict[str, Any]:
@@ -87,6 +97,7 @@ class _Command:
     finished: threading.Event = field(default_factory=threading.Event)
     outcome: CommandOutcome | None = None
     error: str | None = None
+    reboot_scheduled: bool = False
 
 
 class WsmanEndpoint:
@@ -112,6 +123,9 @@ class WsmanEndpoint:
         self._shells: dict[str, dict[str, _Command]] = {}
         self._lock = threading.Lock()
         self._runtime_lock = threading.Lock()
+        self._down = False
+        self._reboot_done = threading.Event()
+        self._reboot_done.set()
 
     # -- control surface
 
@@ -147,10 +161,54 @@ class WsmanEndpoint:
         with self._runtime_lock:
             return self.runtime.snapshot()
 
+    @property
+    def is_down(self) -> bool:
+        """True while the host is away for a restart scheduled by os.reboot."""
+        with self._lock:
+            return self._down
+
+    def wait_rebooted(self, timeout_s: float = 30.0) -> bool:
+        """Wait until no scheduled restart is pending or under way (for tests)."""
+        return self._reboot_done.wait(timeout_s)
+
+    def _schedule_reboot(self, delay_s: float) -> None:
+        self._reboot_done.clear()
+        threading.Thread(
+            target=self._reboot_later,
+            args=(max(delay_s, REBOOT_GRACE_S),),
+            daemon=True,
+            name=f"winlab-{self.runtime.name}-reboot",
+        ).start()
+
+    def _reboot_later(self, delay_s: float) -> None:
+        try:
+            self._sleep(delay_s)
+            with self._lock:
+                self._down = True
+                self._shells.clear()
+                self._stats.reboots += 1
+            power_off = getattr(self.runtime, "power_off", None)
+            if power_off is not None:
+                with self._runtime_lock:
+                    power_off()
+            self._sleep(self.knobs.reboot_down_s)
+            with self._runtime_lock:
+                self.runtime.reboot()
+        except Exception:  # a lab bug: logged; the host comes back anyway
+            log.exception("scheduled restart of %s failed", self.runtime.name)
+        finally:
+            with self._lock:
+                self._down = False
+            self._reboot_done.set()
+
     # -- WS-Management
 
     def handle(self, data: bytes) -> Reply:
         """One request body in, one Reply (or DROP) out."""
+        with self._lock:
+            if self._down:
+                self._stats.drops += 1
+                return DROP
         try:
             request = parse_request(data)
         except BadRequest as exc:
@@ -238,7 +296,14 @@ class WsmanEndpoint:
             with self._lock:
                 self._stats.drops += 1
             return DROP
-        return Reply(200, receive_reply(request, command_id, outcome.stdout, outcome.stderr, outcome.rc))
+        reply = Reply(200, receive_reply(request, command_id, outcome.stdout, outcome.stderr, outcome.rc))
+        if outcome.reboot_after_s is not None:
+            with self._lock:
+                schedule = not command.reboot_scheduled
+                command.reboot_scheduled = True
+            if schedule:
+                self._schedule_reboot(outcome.reboot_after_s)
+        return reply
 
     def _start(self, command: _Command) -> None:
         with self._lock:
