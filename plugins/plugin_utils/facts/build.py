@@ -13,7 +13,15 @@ from .certs import certificate_facts
 from .ciphers import LOCAL_LIST_KEY, POLICY_LIST_KEY, cipher_suite_facts
 from .clients import DOTNET_KEYS, WINHTTP_KEYS, dotnet_facts, fips_facts, winhttp_facts
 from .drivers import driver_facts
-from .gather import EVENT_WINDOW_HOURS, GATHER_KEYS, SCHANNEL_EVENT_IDS
+from .gather import (
+    EVENT_WINDOW_HOURS,
+    EVIDENCE_MATCHES,
+    EVIDENCE_MAX_LINES,
+    GATHER_KEYS,
+    SCHANNEL_EVENT_IDS,
+    STARTUP_MATCHES,
+    STARTUP_MAX_LINES,
+)
 from .osinfo import os_facts, version_tuple
 from .schannel import SCHANNEL_KEY, schannel_facts
 from .sql import SQL_ROOT_KEY, sql_facts
@@ -80,6 +88,20 @@ class _Results:
             for key, r in self.by_key.items()
             if not r["ok"] and (key, r["error_kind"]) not in _EXPECTED_FAILURES
         ]
+
+
+def _errorlog_rows(rows: Sequence[Mapping[str, Any]], index: int, max_lines: int) -> list[dict[str, Any]]:
+    """The file.tail rows of the ERRORLOG op as one pattern's tail: `lines` = that pattern's
+    `matches`, its last `max_lines`."""
+    out = []
+    for row in rows:
+        matches = row.get("matches")
+        lines = matches[index] if isinstance(matches, list) and len(matches) > index else None
+        lines = list(lines) if isinstance(lines, list) else []
+        tail = {key: value for key, value in row.items() if key != "matches"}
+        tail["lines"] = lines[-max_lines:] if max_lines else []
+        out.append(tail)
+    return out
 
 
 def _host(info: Mapping[str, Any]) -> dict[str, Any]:
@@ -162,8 +184,8 @@ def build_facts(batch_results: Any, *, now: dt.datetime | None = None) -> dict[s
     instances = sql_facts(
         r.node("sql.tree"),
         r.rows("sql.binaries"),
-        r.rows("sql.errorlog_startup"),
-        r.rows("sql.errorlog_evidence"),
+        _errorlog_rows(r.rows("sql.errorlog"), STARTUP_MATCHES, STARTUP_MAX_LINES),
+        _errorlog_rows(r.rows("sql.errorlog"), EVIDENCE_MATCHES, EVIDENCE_MAX_LINES),
         r.rows("sql.services"),
     )
     host_names = [host["computer_name"] or "", host["fqdn"] or ""] + [

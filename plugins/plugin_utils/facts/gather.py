@@ -30,6 +30,11 @@ SCHANNEL_EVENT_IDS = [36874, 36888, 36887]
 ERRORLOG_SUFFIXES = ["", ".1"]
 STARTUP_MAX_LINES = 200
 EVIDENCE_MAX_LINES = 2000
+# One file.tail reads each ERRORLOG once for both patterns (its `matches`, in this order);
+# it keeps EVIDENCE_MAX_LINES per pattern and build.py keeps the last STARTUP_MAX_LINES of the
+# startup matches, which are the lines a separate 200-line tail would have returned.
+ERRORLOG_PATTERNS = (errorlog.STARTUP_PATTERN, errorlog.EVIDENCE_PATTERN)
+STARTUP_MATCHES, EVIDENCE_MATCHES = 0, 1
 
 # The default instance's services have fixed names; named instances run as MSSQL$<N> and
 # SQLAgent$<N> (sqlserver-tls.md 10), names the batch cannot know before the registry
@@ -65,23 +70,13 @@ def _plan() -> list[tuple[str, dict[str, Any]]]:
             ),
         ),
         (
-            "sql.errorlog_startup",
+            "sql.errorlog",
             op(
                 "file.tail",
                 path_from=dict(_ERRORLOG_FROM),
                 suffixes=list(ERRORLOG_SUFFIXES),
-                max_lines=STARTUP_MAX_LINES,
-                pattern=errorlog.STARTUP_PATTERN,
-            ),
-        ),
-        (
-            "sql.errorlog_evidence",
-            op(
-                "file.tail",
-                path_from=dict(_ERRORLOG_FROM),
-                suffixes=list(ERRORLOG_SUFFIXES),
-                max_lines=EVIDENCE_MAX_LINES,
-                pattern=errorlog.EVIDENCE_PATTERN,
+                max_lines=max(STARTUP_MAX_LINES, EVIDENCE_MAX_LINES),
+                patterns=list(ERRORLOG_PATTERNS),
             ),
         ),
         (

@@ -30,9 +30,8 @@ def test_files_located_by_the_registry_are_resolved_on_the_host():
         "value_name": "SQLBinRoot",
         "append": r"\sqlservr.exe",
     }
-    for name in ("sql.errorlog_startup", "sql.errorlog_evidence"):
-        assert ops[name]["path_from"]["value_regex"] == "^-e(.+)$"
-        assert ops[name]["suffixes"] == ["", ".1"]
+    assert ops["sql.errorlog"]["path_from"]["value_regex"] == "^-e(.+)$"
+    assert ops["sql.errorlog"]["suffixes"] == ["", ".1"]
     assert ops["drivers.odbc_files"]["path_from"]["value_name"] == "Driver"
 
 

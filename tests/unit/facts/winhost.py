@@ -327,18 +327,19 @@ def _binaries(h: Host) -> list[dict[str, Any]]:
     return rows
 
 
-def _tail(h: Host, pattern: str, max_lines: int) -> list[dict[str, Any]]:
-    keep = re.compile(pattern)
+def _tail(h: Host, patterns: list[str], max_lines: int) -> list[dict[str, Any]]:
+    """file.tail with `patterns`: per file, the last max_lines lines matching each pattern."""
+    keep = [re.compile(pattern) for pattern in patterns]
     rows = []
     for i in h.instances:
         for suffix, lines in (("", i.errorlog), (".1", i.errorlog_previous)):
-            matching = [line for line in lines if keep.search(line)][-max_lines:]
             rows.append(
                 {
                     "path": rf"{i.log_dir}\ERRORLOG{suffix}",
                     "exists": bool(lines) or suffix == "",
                     "encoding": "utf-16le",
-                    "lines": matching,
+                    "lines": [],
+                    "matches": [[line for line in lines if k.search(line)][-max_lines:] for k in keep],
                     "source_key": _setup_key(i, r"MSSQLServer\Parameters"),
                 }
             )
@@ -462,8 +463,7 @@ def agent_results(h: Host) -> list[dict[str, Any]]:
         "fips": ok(key({"Enabled": dword(h.fips)}) if h.fips is not None else key({})),
         "sql.tree": ok(_sql_tree(h)),
         "sql.binaries": ok(_binaries(h)),
-        "sql.errorlog_startup": ok(_tail(h, ops["sql.errorlog_startup"]["pattern"], 200)),
-        "sql.errorlog_evidence": ok(_tail(h, ops["sql.errorlog_evidence"]["pattern"], 2000)),
+        "sql.errorlog": ok(_tail(h, ops["sql.errorlog"]["patterns"], ops["sql.errorlog"]["max_lines"])),
         "sql.services": ok(
             _services(h, ops["sql.services"]["names"], ops["sql.services"].get("prefixes", []))
         ),
