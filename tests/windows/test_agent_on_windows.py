@@ -130,3 +130,50 @@ def test_eku_property_set_and_clear_round_trip(scratch_certificate: str) -> None
     assert cleared.ok and cleared.results[0].data["removed"] is True
     after = run_batch(execute, [op("cert.prop.get", thumbprint=thumb, prop_id=9)]).results[0].data
     assert after["present"] is False
+
+
+def test_reg_create_reports_the_created_keys_once() -> None:
+    key = SCRATCH + r"\created\below"
+    first = run_batch(execute, [op("reg.create", path=key, expect=None)], journal("create"))
+    assert first.ok, first.results
+    assert first.results[0].data["created_keys"][-1] == key
+    again = run_batch(execute, [op("reg.create", path=key)], journal("create again"))
+    assert again.results[0].data == {"created_keys": []}
+    removed = run_batch(execute, [op("reg.remove", path=SCRATCH, recurse=True)], journal("cleanup"))
+    assert removed.ok
+
+
+def test_key_facts_from_property_2_and_the_key_dacl(scratch_certificate: str) -> None:
+    # New-SelfSignedCertificate makes a CNG key (Microsoft Software Key Storage Provider).
+    thumb = scratch_certificate
+    listed, prop2 = run_batch(
+        execute,
+        [
+            op("cert.list", thumbprints=[thumb], key_acl=True),
+            op("cert.prop.get", thumbprint=thumb, prop_id=2),
+        ],
+    ).results
+    assert listed.ok and prop2.ok, (listed, prop2)
+    (entry,) = listed.data
+    assert entry["key_provider_type"] == 0 and entry["key_provider"] == prop2.data["data"]["provider"]
+    assert entry["key_container"] == prop2.data["data"]["container"]
+    assert entry["key_acl_error"] is None, entry["key_acl_error"]
+    assert entry["key_acl"]["kind"] == "cng" and entry["key_acl"]["sddl"].startswith("D:")
+    current = entry["key_acl"]["sddl"]
+    same = run_batch(
+        execute,
+        [op("cert.key.acl.set", thumbprint=thumb, sddl=current, expect={"data": current})],
+        journal("key acl"),
+    )
+    assert same.ok, same.results
+    assert same.results[0].data == {"kind": "cng", "before": current, "after": current}
+
+
+def test_os_info_has_the_host_clock_and_svc_start_of_a_running_service() -> None:
+    info, started = run_batch(
+        execute, [op("os.info"), op("svc.start", name="WinRM")], journal("svc.start of a running service")
+    ).results
+    assert info.ok and started.ok, (info, started)
+    assert info.data["local_time"][19] in "+-" and isinstance(info.data["utc_offset_minutes"], int)
+    assert info.data["time_zone"]
+    assert started.data == {"started": [], "state": "Running"}
