@@ -278,6 +278,17 @@ def test_a_changed_profile_rebuilds_the_host(tmp_path: Path) -> None:
         ),
         ({"expect_scenarios": [7]}, r"expect_scenarios: expected a list of scenario numbers 1\.\.6"),
         ({"os": {"build": 17763}}, r"inline\.os\.ubr: required"),
+        ({"service_states": {"MSSQLSERVER": "Sleeping"}}, r"service_states\.MSSQLSERVER: expected one of"),
+        ({"utc_offset_minutes": 900}, r"utc_offset_minutes: expected -720\.\.840"),
+        ({"denied_keys": "HKLM\\X"}, r"denied_keys: expected a list"),
+        (
+            {"registry": [{"path": "HKLM\\X", "name": "v", "type": "REG_SZ", "raw": "AA=="}]},
+            r"registry\[0\]\.raw: expected with a value name and a type of",
+        ),
+        (
+            {"registry": [{"path": "HKLM\\X", "name": "v", "type": "REG_LINK", "raw": "not base64!"}]},
+            r"registry\[0\]\.raw: expected base64",
+        ),
     ],
 )
 def test_bad_profiles_name_the_field(change: dict, message: str) -> None:
@@ -293,6 +304,8 @@ def test_bad_raw_choices_are_reported_when_building(tmp_path: Path, keys) -> Non
         make_host(base_profile(schannel={"protocols": {"TLS 1.0": "off"}}), tmp_path, keys)
     with pytest.raises(ProfileError, match=r"cipher_suites\.local: expected"):
         make_host(base_profile(cipher_suites={"local": 5}), tmp_path, keys)
+    with pytest.raises(ProfileError, match=r"service_states\.NoSuch: no such service"):
+        make_host(base_profile(service_states={"NoSuch": "Paused"}), tmp_path, keys)
 
 
 def test_profiles_parse_without_building() -> None:
