@@ -240,7 +240,7 @@ def test_os_reboot_takes_the_host_away_then_boots_it(tmp_path, keys) -> None:
     clock = [NOW]
     profile = parse_profile(base_profile(), "inline", digest="inline")
     h = Host(profile, tmp_path / "hosts" / "t1.json", keys, NOW, clock=lambda: clock[0])
-    endpoint = WsmanEndpoint(h, Knobs(reboot_down_s=1.0))
+    endpoint = WsmanEndpoint(h, Knobs(reboot_down_s=2.0))
     address = f"127.{random.randint(100, 250)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
     tds = start_tds_listeners(h, address, poll_interval_s=0.1)
     try:
