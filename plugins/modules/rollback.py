@@ -89,7 +89,9 @@ records:
   type: list
   elements: str
 plan:
-  description: The restore plan - C(changes) (target, before = now, after = restored), C(ops), C(activations), C(blocked).
+  description:
+    - The restore plan - C(changes) (target, before = now, after = restored), C(ops), C(activations),
+      C(blocked).
   returned: always
   type: dict
 blocked:
