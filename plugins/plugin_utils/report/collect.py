@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .changes import HostRun, registered_results
 from .document import HostResult
 
 
@@ -39,3 +40,64 @@ def host_result(name: str, host_vars: Mapping[str, Any], facts_var: str, assessm
         os_build=(facts.get("os") or {}).get("version"),
         sql_instances=[{"name": i.get("name"), "version": i.get("version")} for i in instances],
     )
+
+
+def _facts(host_vars: Mapping[str, Any], facts_var: str) -> Mapping[str, Any]:
+    result = host_vars.get(facts_var)
+    facts = (result.get("ansible_facts") or {}).get("mssql_tls") if isinstance(result, Mapping) else None
+    return facts if isinstance(facts, Mapping) else {}
+
+
+def _before_result(
+    name: str, host_vars: Mapping[str, Any], facts_var: str | None, assessment_var: str
+) -> HostResult:
+    if facts_var is not None:
+        return host_result(name, host_vars, facts_var, assessment_var)
+    assessment = host_vars.get(assessment_var)
+    if not isinstance(assessment, Mapping) or assessment.get("failed") or "findings" not in assessment:
+        detail = assessment.get("msg") if isinstance(assessment, Mapping) else None
+        return HostResult(name=name, error=f"no assessment: {detail or 'the host did not run the audit'}")
+    return HostResult(name=name, findings=list(assessment["findings"]))
+
+
+def host_run(
+    name: str,
+    host_vars: Mapping[str, Any],
+    *,
+    facts_var: str,
+    assessment_var: str,
+    before_facts_var: str | None,
+    before_assessment_var: str | None,
+    change_vars: list[str],
+    left_play: bool,
+    not_audited_after: str,
+) -> tuple[HostResult, HostRun]:
+    """One host of a remediation run: its audit after the run, and what the run left behind.
+
+    The facts after the run that carry the same ``gathered_at`` as the facts before are the
+    same result: the host never reached the second audit (it failed or left the play), so its
+    state after the run is unknown and ``not_audited_after`` says so.
+    """
+    after = host_result(name, host_vars, facts_var, assessment_var)
+    stamp = _facts(host_vars, facts_var).get("gathered_at")
+    if (
+        before_facts_var is not None
+        and stamp is not None
+        and stamp == _facts(host_vars, before_facts_var).get("gathered_at")
+    ):
+        after = HostResult(
+            name=name, os_build=after.os_build, sql_instances=after.sql_instances, error=not_audited_after
+        )
+    before = (
+        _before_result(name, host_vars, before_facts_var, before_assessment_var)
+        if before_assessment_var is not None
+        else None
+    )
+    results = [pair for var in change_vars for pair in registered_results(var, host_vars.get(var))]
+    run = HostRun(
+        before=before,
+        results=results,
+        left_play=left_play,
+        after_pending=_facts(host_vars, facts_var).get("pending"),
+    )
+    return after, run

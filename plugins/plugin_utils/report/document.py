@@ -34,7 +34,7 @@ def max_severity(findings: Iterable[Mapping[str, Any]]) -> str | None:
     return SEVERITIES[worst] if worst >= 0 else None
 
 
-def _host_entry(host: HostResult) -> dict[str, Any]:
+def host_entry(host: HostResult) -> dict[str, Any]:
     findings = sorted(
         (dict(f) for f in host.findings),
         key=lambda f: (-severity_rank(f.get("severity")), f.get("scenario") or 99, f.get("id", "")),
@@ -58,7 +58,7 @@ def build_report(
     lang: str,
     generated_utc: str,
 ) -> dict[str, Any]:
-    entries = sorted((_host_entry(h) for h in hosts), key=lambda h: h["name"])
+    entries = sorted((host_entry(h) for h in hosts), key=lambda h: h["name"])
     by_severity = Counter(f["severity"] for h in entries for f in h["findings"])
     by_scenario = Counter(str(s) for h in entries for s in h["scenarios"])
     return {
@@ -79,10 +79,10 @@ def build_report(
 
 
 def reaches_fail_level(report: Mapping[str, Any], fail_on: str) -> bool:
-    """True when any finding (or an unreachable host) is at or above `fail_on` (none = never)."""
+    """True when any finding (or an unreachable or failed host) is at or above `fail_on` (none = never)."""
     if fail_on == "none":
         return False
     threshold = severity_rank(fail_on)
-    return any(h["error"] for h in report["hosts"]) or any(
+    return any(h["error"] or h.get("failed") for h in report["hosts"]) or any(
         severity_rank(f["severity"]) >= threshold for h in report["hosts"] for f in h["findings"]
     )
