@@ -10,7 +10,8 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.mssql.tls.plugins.plugin_utils.assess.findings import CHECK_IDS
 from ansible_collections.mssql.tls.plugins.plugin_utils.i18n.catalog import LANGUAGES, message
-from ansible_collections.mssql.tls.plugins.plugin_utils.report.collect import host_result
+from ansible_collections.mssql.tls.plugins.plugin_utils.report.changes import add_changes
+from ansible_collections.mssql.tls.plugins.plugin_utils.report.collect import host_result, host_run
 from ansible_collections.mssql.tls.plugins.plugin_utils.report.document import (
     SCENARIOS,
     SEVERITIES,
@@ -37,6 +38,9 @@ ARGUMENT_SPEC = {
     "formats": {"type": "list", "elements": "str", "default": list(FORMATS), "choices": list(FORMATS)},
     "facts_var": {"type": "str", "default": "audit_facts_result"},
     "assessment_var": {"type": "str", "default": "audit_assessment"},
+    "before_facts_var": {"type": "str"},
+    "before_assessment_var": {"type": "str"},
+    "change_vars": {"type": "list", "elements": "str", "default": []},
 }
 
 
@@ -47,35 +51,61 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         del tmp
         result = super().run(task_vars=task_vars)
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
-        hostvars = (task_vars or {}).get("hostvars") or {}
+        args = self.validate_argument_spec(
+            argument_spec=ARGUMENT_SPEC, required_by={"before_facts_var": ["before_assessment_var"]}
+        )[1]
+        task_vars = task_vars or {}
+        hostvars = task_vars.get("hostvars") or {}
         unknown = [h for h in args["hosts"] if h not in hostvars]
         if unknown:
             raise AnsibleActionFail(f"hosts: not in the inventory: {', '.join(unknown)}")
 
         lang = args["lang"]
+
+        def text(key: str, **params: object) -> str:
+            return message(key, lang, **params)
+
         facts_var, assessment_var = args["facts_var"], args["assessment_var"]
-        hosts = [host_result(name, hostvars[name], facts_var, assessment_var) for name in args["hosts"]]
+        change = bool(args["before_assessment_var"] or args["change_vars"])
+        runs = {}
+        if change:
+            # Hosts of this play that a failed or unreachable task removed from it.
+            play_all = task_vars.get("ansible_play_hosts_all") or []
+            active = set(task_vars.get("ansible_play_hosts") or play_all)
+            hosts = []
+            for name in args["hosts"]:
+                after, runs[name] = host_run(
+                    name,
+                    hostvars[name],
+                    facts_var=facts_var,
+                    assessment_var=assessment_var,
+                    before_facts_var=args["before_facts_var"],
+                    before_assessment_var=args["before_assessment_var"],
+                    change_vars=args["change_vars"],
+                    left_play=name in play_all and name not in active,
+                    not_audited_after=text("report.change.not_audited_after"),
+                )
+                hosts.append(after)
+        else:
+            hosts = [host_result(name, hostvars[name], facts_var, assessment_var) for name in args["hosts"]]
         titles = {n: message(f"scenario.{n}", lang) for n in SCENARIOS}
         dest = Path(args["dest"])
 
         def build(generated_utc: str) -> dict:
-            return build_report(
+            report = build_report(
                 hosts, checks=CHECK_IDS, scenario_titles=titles, lang=lang, generated_utc=generated_utc
             )
+            return add_changes(report, runs, lang, text) if change else report
 
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         report = build(now)
         report = build(previous_generated_utc(dest, report) or now)
 
-        def text(key: str, **params: object) -> str:
-            return message(key, lang, **params)
-
         renderers = {
             "json": lambda: json.dumps(report, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
             "md": lambda: render_markdown(report, text),
             "html": lambda: render_html(report, text),
-            "junit": lambda: render_junit(report),
+            "junit": lambda: render_junit(report, text),
         }
         files = {FILE_NAMES[f]: renderers[f]() for f in args["formats"]}
         try:

@@ -16,6 +16,19 @@ description:
   - Files are only rewritten when their content changes, so a repeated audit of an unchanged fleet
     reports nothing changed.
   - Normally used once per play (C(run_once)) by the M(mssql.tls.audit) role; it never contacts the hosts.
+  - "Before and after: with O(before_assessment_var) or O(change_vars) the report covers a remediation run.
+    O(facts_var) and O(assessment_var) then hold the audit B(after) the run, O(before_facts_var) and
+    O(before_assessment_var) copies of the audit B(before) it (the audit role registers the same names
+    both times, so the playbook keeps the first ones with M(ansible.builtin.set_fact)), and O(change_vars)
+    the registered results of the fix, reboot and restart tasks in the order they ran. Each host then gets
+    its scenarios before and after, what every fix changed (target, before, after, activation), the reboot
+    and SQL Server restarts still pending, every blocked item with its reason, and the reason a host failed.
+    C(report.html) adds a before/after matrix (hosts x scenarios, each cell C(before→after)) and the changes
+    per host; C(report.md) the same as tables and lists; C(junit.xml) a C(<host> remediation) suite per host."
+  - A host that a failed or unreachable task removed from the play (in C(ansible_play_hosts_all) but no
+    longer in C(ansible_play_hosts)) is reported as failed, with the message of the first failed result
+    of O(change_vars) when there is one. When its facts after the run are the ones gathered before
+    (same C(gathered_at)), it never reached the audit after the run and is reported as not audited.
 version_added: 1.0.0
 author:
   - mssql.tls developers (@mssql-tls)
@@ -55,6 +68,36 @@ options:
     description: Name of the host variable holding the registered M(mssql.tls.assess) result.
     type: str
     default: audit_assessment
+  before_facts_var:
+    description:
+      - Name of the host variable holding the M(mssql.tls.tls_facts) result registered by the audit
+        B(before) the change (a copy of C(audit_facts_result) made before the audit runs again).
+      - Used for the hosts whose audit before the run failed, and to recognise a host that never reached
+        the audit after the run. Needs O(before_assessment_var).
+    type: str
+  before_assessment_var:
+    description:
+      - Name of the host variable holding the M(mssql.tls.assess) result of the audit B(before) the change
+        (a copy of C(audit_assessment)). Setting it makes the report a before/after report.
+    type: str
+  change_vars:
+    description:
+      - Names of the host variables holding the registered results of the tasks that changed the hosts,
+        in the order the tasks ran, for example C(tls12_result), C(cipher_suites_result) and the results
+        of M(mssql.tls.reboot) and of the SQL Server restart.
+      - Understood results are those of the fix modules (M(mssql.tls.schannel_protocols),
+        M(mssql.tls.cipher_suites), M(mssql.tls.rollback) and the others that return C(plan)),
+        M(mssql.tls.reboot) (C(rebooted), C(pending)) and the SQL Server restart (C(restarted), C(pending)).
+        A loop's result counts item by item. Undefined and skipped results are ignored; a failed or
+        unreachable one names the host as failed.
+      - A reboot is pending when an applied change needs one and no later result rebooted the host; the
+        facts after the run (C(pending.reboot), finding C(reboot_pending)) decide when they were read.
+        For restarts, the C(restart_instances) of applied changes less those a later restart result restarted,
+        plus the instances of finding C(sql_restart_pending_certificate) after the run.
+      - Setting it (even without O(before_assessment_var)) makes the report a before/after report.
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full
@@ -80,6 +123,21 @@ EXAMPLES = r"""
     fail_on: high
   run_once: true
   check_mode: false
+
+# playbooks/remediate.yml: the audit before, the fixes, the activation, the audit after, then:
+- name: Write the before/after report
+  mssql.tls.audit_report:
+    hosts: "{{ ansible_play_hosts_all }}"
+    dest: /srv/reports/sql-tls
+    lang: ja
+    before_facts_var: mssql_tls_before_facts
+    before_assessment_var: mssql_tls_before_assessment
+    change_vars:
+      - tls12_result
+      - cipher_suites_result
+      - mssql_tls_reboot_result
+  run_once: true
+  check_mode: false
 """
 
 RETURN = r"""
@@ -98,16 +156,23 @@ written:
   type: list
   elements: str
 summary:
-  description: Fleet counts (hosts, hosts_with_findings, unreachable, by_severity, by_scenario).
+  description:
+    - Fleet counts (hosts, hosts_with_findings, unreachable, by_severity, by_scenario).
+    - In a before/after report also C(remediation), with hosts_with_scenarios_before, hosts_fixed,
+      hosts_with_scenarios_after, hosts_changed, hosts_pending_reboot, hosts_pending_restart, hosts_failed,
+      blocked, forced and by_state (scenario cells per state; C(docs/report-schema.md)).
   returned: success
   type: dict
 summary_lines:
-  description: The end-of-play summary in O(lang), one line for the fleet and one per host with findings.
+  description:
+    - The end-of-play summary in O(lang), one line for the fleet and one per host with findings.
+    - A before/after report adds a remediation line, one line per host with scenarios before or after,
+      and names failed hosts with their reason.
   returned: success
   type: list
   elements: str
 fail_level_reached:
-  description: Whether any finding reached O(fail_on) or a host could not be audited.
+  description: Whether any finding reached O(fail_on) or a host could not be audited (or failed during the run).
   returned: success
   type: bool
 fail_message:

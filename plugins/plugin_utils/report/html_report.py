@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from html import escape
 from typing import Any
 
+from . import html_changes
+from .changes import is_change_report
 from .document import max_severity
 
 # text(key, **params): the catalog message in the report's language.
@@ -51,20 +53,24 @@ def _matrix_cell(host: Mapping[str, Any], scenario: int | None, text: Text) -> s
 
 
 def _matrix(report: Mapping[str, Any], text: Text) -> str:
-    head = "".join(
-        f'<th title="{escape(s["title"])}">S{s["scenario"]}</th>' for s in report["scenarios"]
-    )
+    head = "".join(f'<th title="{escape(s["title"])}">S{s["scenario"]}</th>' for s in report["scenarios"])
     rows = []
     for host in report["hosts"]:
         cells = "".join(_matrix_cell(host, s["scenario"], text) for s in report["scenarios"])
+        # A host that could not be audited is not compliant: it says so instead.
+        badge = (
+            f'<span class="badge err">{escape(text("report.cell.unreachable"))}</span>'
+            if host["error"]
+            else _severity_badge(host["max_severity"], text)
+        )
         rows.append(
             f'<tr><th><a href="#host-{escape(host["name"])}">{escape(host["name"])}</a></th>'
             f"{cells}{_matrix_cell(host, None, text)}"
-            f"<td>{_severity_badge(host['max_severity'], text)}</td></tr>"
+            f"<td>{badge}</td></tr>"
         )
     return (
         f'<table class="matrix" id="matrix"><thead><tr><th>{escape(text("report.column.host"))}</th>{head}'
-        f'<th>{escape(text("report.column.other"))}</th><th>{escape(text("report.column.severity"))}</th></tr></thead>'
+        f"<th>{escape(text('report.column.other'))}</th><th>{escape(text('report.column.severity'))}</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
@@ -95,32 +101,38 @@ def _host_details(host: Mapping[str, Any], text: Text) -> str:
             f"<code>{escape(f['id'])}</code></p>"
             f"<p><b>{escape(text('report.column.evidence'))}:</b> {escape(f['evidence'])}</p>"
             f"<p><b>{escape(text('report.column.remediation'))}:</b> {escape(f['remediation'])}</p>"
-            f"<p class=\"meta\">{escape(text('report.column.fixable_by'))}: <code>{fix}</code></p></div>"
+            f'<p class="meta">{escape(text("report.column.fixable_by"))}: <code>{fix}</code></p></div>'
         )
     return "".join(parts)
 
 
 def render_html(report: Mapping[str, Any], text: Text) -> str:
     summary = report["summary"]
+    change = is_change_report(report)
     cards = [
         (text("report.hosts"), summary["hosts"]),
+        *(html_changes.summary_cards(report, text) if change else ()),
         (text("report.hosts_with_findings"), summary["hosts_with_findings"]),
         (text("report.unreachable_hosts"), summary["unreachable"]),
         *((text("severity." + s), n) for s, n in summary["by_severity"].items()),
     ]
     card_html = "".join(f'<div class="card">{escape(label)}<b>{n}</b></div>' for label, n in cards)
-    legend = "".join(
-        f"<li><b>S{s['scenario']}</b>: {escape(s['title'])}</li>" for s in report["scenarios"]
-    )
+    legend = "".join(f"<li><b>S{s['scenario']}</b>: {escape(s['title'])}</li>" for s in report["scenarios"])
     details = "".join(_host_details(h, text) for h in report["hosts"])
+    title = text("report.change.title" if change else "report.title")
+    css = _CSS + (html_changes.CSS if change else "")
     return (
         f'<!DOCTYPE html><html lang="{escape(report["lang"])}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(text('report.title'))}</title><style>{_CSS}</style></head><body>"
-        f"<h1>{escape(text('report.title'))}</h1>"
+        f"<title>{escape(title)}</title><style>{css}</style></head><body>"
+        f"<h1>{escape(title)}</h1>"
         f'<p class="meta">{escape(text("report.generated", generated=report["generated_utc"]))}</p>'
         f'<h2>{escape(text("report.fleet_summary"))}</h2><div class="cards">{card_html}</div>'
-        f'<h2>{escape(text("report.matrix"))}</h2>{_matrix(report, text)}'
+        f"{html_changes.before_after_section(report, text) if change else ''}"
+        f"<h2>{escape(text('report.change.matrix_after' if change else 'report.matrix'))}</h2>"
+        f"{_matrix(report, text)}"
         f'<h2>{escape(text("report.scenarios"))}</h2><ul class="legend">{legend}</ul>'
-        f'<h2>{escape(text("report.findings"))}</h2>{details}</body></html>\n'
+        f"{html_changes.changes_section(report, text) if change else ''}"
+        f"<h2>{escape(text('report.change.findings_after' if change else 'report.findings'))}</h2>"
+        f"{details}</body></html>\n"
     )

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from . import markdown_changes
+from .changes import is_change_report
+from .markdown_changes import code
+
 # text(key, **params): the catalog message in the report's language.
 Text = Callable[..., str]
 
 
-def _cell(value: Any) -> str:
-    return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")
+_cell = markdown_changes.text_cell
 
 
 def _matrix(report: Mapping[str, Any], text: Text) -> list[str]:
@@ -30,45 +33,49 @@ def _matrix(report: Mapping[str, Any], text: Text) -> list[str]:
 
 def render_markdown(report: Mapping[str, Any], text: Text) -> str:
     summary = report["summary"]
+    change = is_change_report(report)
     out = [
-        f"# {text('report.title')}",
+        f"# {text('report.change.title' if change else 'report.title')}",
         "",
         text("report.generated", generated=report["generated_utc"]),
         "",
         f"## {text('report.fleet_summary')}",
         "",
         f"- {text('report.hosts')}: {summary['hosts']}",
+        *(markdown_changes.summary(report, text) if change else ()),
         f"- {text('report.hosts_with_findings')}: {summary['hosts_with_findings']}",
         f"- {text('report.unreachable_hosts')}: {summary['unreachable']}",
         *(f"- {text('severity.' + s)}: {n}" for s, n in summary["by_severity"].items()),
         "",
-        f"## {text('report.matrix')}",
+        *([*markdown_changes.before_after(report, text), ""] if change else ()),
+        f"## {text('report.change.matrix_after' if change else 'report.matrix')}",
         "",
         *_matrix(report, text),
         "",
         f"## {text('report.scenarios')}",
         "",
-        *(f"- **S{s['scenario']}**: {s['title']}" for s in report["scenarios"]),
+        *(f"- **S{s['scenario']}**: {_cell(s['title'])}" for s in report["scenarios"]),
         "",
-        f"## {text('report.findings')}",
+        *([*markdown_changes.per_host(report, text), ""] if change else ()),
+        f"## {text('report.change.findings_after' if change else 'report.findings')}",
     ]
     for host in report["hosts"]:
-        out += ["", f"### {host['name']}", ""]
+        out += ["", f"### {_cell(host['name'])}", ""]
         if host["os_build"]:
-            out.append(f"{text('report.os_build')}: {host['os_build']}  ")
+            out.append(f"{text('report.os_build')}: {_cell(host['os_build'])}  ")
         for inst in host["sql_instances"]:
-            out.append(f"SQL Server `{inst.get('name')}` {inst.get('version') or ''}  ")
+            out.append(f"SQL Server {code(inst.get('name'))} {_cell(inst.get('version') or '')}  ")
         if host["error"]:
-            out += ["", f"**{text('report.unreachable', error=host['error'])}**"]
+            out += ["", f"**{_cell(text('report.unreachable', error=host['error']))}**"]
             continue
         if not host["findings"]:
             out += ["", text("report.no_findings")]
             continue
         out += [
             "",
-            "| " + " | ".join(
-                text(f"report.column.{k}") for k in ("severity", "scenario", "title", "fixable_by")
-            ) + " |",
+            "| "
+            + " | ".join(text(f"report.column.{k}") for k in ("severity", "scenario", "title", "fixable_by"))
+            + " |",
             "|---|---|---|---|",
         ]
         for f in host["findings"]:
@@ -82,7 +89,7 @@ def render_markdown(report: Mapping[str, Any], text: Text) -> str:
                 "",
                 f"**{_cell(f['title'])}** (`{f['id']}`)",
                 "",
-                f"- {text('report.column.evidence')}: {f['evidence']}",
-                f"- {text('report.column.remediation')}: {f['remediation']}",
+                f"- {text('report.column.evidence')}: {_cell(f['evidence'])}",
+                f"- {text('report.column.remediation')}: {_cell(f['remediation'])}",
             ]
     return "\n".join(out) + "\n"
