@@ -8,6 +8,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from PIL import Image
+
 # The flags keep Chromium off the (closed) network and quiet on a machine without a screen.
 FLAGS = (
     "--headless",
@@ -52,3 +54,24 @@ def dump_dom(page: Path) -> str:
 def print_to_pdf(page: Path, pdf: Path) -> Path:
     run_chromium(page, f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
     return pdf
+
+
+def pixel_count(png: Path, colour: tuple[int, int, int]) -> int:
+    """How many pixels of the screenshot have exactly this colour (Chromium paints CSS colours exactly)."""
+    with Image.open(png) as image:
+        return sum(1 for pixel in image.convert("RGB").get_flattened_data() if pixel == colour)
+
+
+def hex_colour(css: str) -> tuple[int, int, int]:
+    """``#aceebb`` -> (0xAC, 0xEE, 0xBB)."""
+    value = css.lstrip("#")
+    return (int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16))
+
+
+def pdf_text(pdf: Path) -> str:
+    """The PDF's text as poppler's pdftotext reads it (Debian's poppler-utils)."""
+    if shutil.which("pdftotext") is None:
+        raise AssertionError("pdftotext not found: install Debian's 'poppler-utils' package (.ci/run does)")
+    return subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
