@@ -68,7 +68,7 @@ def _cmdlet_facts(result: Mapping[str, Any]) -> dict[str, Any]:
     return {"available": True, "error_kind": None, "names": names}
 
 
-def _disabled_switches(schannel_facts: Mapping[str, Any]) -> tuple[set[str], set[str]]:
+def disabled_switches(schannel_facts: Mapping[str, Any]) -> tuple[set[str], set[str]]:
     kx = {
         _KEY_EXCHANGE_SWITCH[name]
         for name, item in (schannel_facts.get("key_exchange") or {}).items()
@@ -82,7 +82,7 @@ def _disabled_switches(schannel_facts: Mapping[str, Any]) -> tuple[set[str], set
     return kx, bulk
 
 
-def _removed_by_switch(name: str, kx_off: set[str], bulk_off: set[str]) -> bool:
+def removed_by_switch(name: str, kx_off: set[str], bulk_off: set[str]) -> bool:
     suite = parse_suite(name)
     if "TLS 1.3" in suite.protocols:
         return False
@@ -114,8 +114,8 @@ def cipher_suite_facts(
         else:
             read_from, configured = "os_default_table", default_list
 
-    kx_off, bulk_off = _disabled_switches(schannel_facts)
-    effective = [n for n in configured if not _removed_by_switch(n, kx_off, bulk_off)]
+    kx_off, bulk_off = disabled_switches(schannel_facts)
+    effective = [n for n in configured if not removed_by_switch(n, kx_off, bulk_off)]
     return {
         "source": source,
         "read_from": read_from,

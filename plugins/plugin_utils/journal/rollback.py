@@ -269,6 +269,18 @@ def _created_key_removals(
     return ops
 
 
+def _target_key(target: Mapping[str, Any]) -> tuple[str, ...]:
+    """One identity per restorable thing (a registry value, a key, a property, an ACL, a suite)."""
+    kind = target["kind"]
+    if kind == "reg_value":
+        return (kind, target["path"].casefold(), target["name"].casefold())
+    if kind == "reg_key":
+        return (kind, target["path"].casefold())
+    if kind in ("cert_prop", "key_acl"):
+        return (kind, target["store"].casefold(), target["thumbprint"].upper(), str(target.get("prop_id")))
+    return (kind, target["name"])
+
+
 def plan_rollback(
     items: Sequence[RestoreItem],
     probe_keys: Sequence[Probe],
@@ -276,15 +288,24 @@ def plan_rollback(
     *,
     force: bool = False,
 ) -> Plan:
-    """The restore plan for these items, given the probe batch's results (data or None per read)."""
+    """The restore plan for these items, given the probe batch's results (data or None per read).
+
+    A target touched twice by the run (a suite moved: disabled, then enabled elsewhere) is
+    followed through the plan: once an entry is restored, the target's state is that entry's
+    prior state, which is what the next (older) entry of the same target must find.
+    """
     reads = dict(zip(probe_keys, probe_results, strict=True))
     ops: list[PlannedOp] = []
     blockers: list[Blocker] = []
     restored_values: set[tuple[str, str]] = set()
+    state: dict[tuple[str, ...], Any] = {}
     for item in items:
         kind = item.target["kind"]
-        key, _read = _probe_of(item)
-        current = _current(item, reads.get(key))
+        identity = _target_key(item.target)
+        if identity not in state:
+            key, _read = _probe_of(item)
+            state[identity] = _current(item, reads.get(key))
+        current = state[identity]
         after, before = item.entry.get("after"), item.entry.get("before")
         if _equal(kind, current, before):
             continue  # never applied, or restored already
@@ -320,6 +341,7 @@ def plan_rollback(
                     after=_restored_state(item),
                 )
             )
+        state[identity] = before
         if kind == "reg_value":
             restored_values.add((item.target["path"].casefold(), item.target["name"].casefold()))
     created = [i for i in items if i.target["kind"] == "reg_value" and i.created_keys]

@@ -71,8 +71,8 @@ from ..facts.ciphers import (
     LOCAL_LIST_KEY,
     POLICY_LIST_KEY,
     POLICY_MAX_CHARS,
-    _disabled_switches,
-    _removed_by_switch,
+    disabled_switches,
+    removed_by_switch,
 )
 from ..facts.suite_defaults import default_suites
 from ..facts.suites import parse_suite
@@ -199,8 +199,8 @@ def served(effective: Sequence[str], demand: Demand) -> bool:
 
 def _effective_filter(facts: Mapping[str, Any]) -> Callable[[str], bool]:
     """Whether Schannel's switch keys leave a suite usable (facts/ciphers.py, section 3)."""
-    kx_off, bulk_off = _disabled_switches(facts["schannel"])
-    return lambda name: not _removed_by_switch(name, kx_off, bulk_off)
+    kx_off, bulk_off = disabled_switches(facts["schannel"])
+    return lambda name: not removed_by_switch(name, kx_off, bulk_off)
 
 
 def _store(facts: Mapping[str, Any]) -> str | None:

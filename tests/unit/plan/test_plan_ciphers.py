@@ -518,11 +518,6 @@ def test_rollback_puts_the_policy_string_back():
     assert raw.value(POLICY_LIST_KEY, "Functions") == {"type": "REG_SZ", "data": value}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="journal/rollback.py compares every item with one probe taken before the restore, so a suite "
-    "touched twice in one record (moved by order: disable, then enable) meets a stale state",
-)
 def test_rollback_puts_a_suite_moved_by_order_back_in_its_place():
     raw = RawHost(raw_results(sql_host()))
     policy = cipher_policy(order=["TLS_RSA_WITH_AES_128_GCM_SHA256"])
