@@ -24,6 +24,7 @@ from ansible_collections.mssql.tls.plugins.plugin_utils.ansible_adapter import (
     known_facts,
     poll_os_info,
 )
+from ansible_collections.mssql.tls.plugins.plugin_utils.facts.pending import facts_after_reboot
 from ansible_collections.mssql.tls.plugins.plugin_utils.journal.record import (
     JournalError,
     check_run_id,
@@ -91,6 +92,9 @@ class ActionModule(ActionBase):
             )
         except (RebootError, OpValidationError) as exc:
             raise AnsibleActionFail(f"mssql.tls.reboot: {exc}") from None
+        known = known_facts(args, task_vars)
+        if known is not None:
+            result["ansible_facts"] = {"mssql_tls": facts_after_reboot(known, outcome.boot_utc)}
         result.update(
             changed=True,
             rebooted=True,

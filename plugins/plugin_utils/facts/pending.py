@@ -45,3 +45,17 @@ def pending_facts(
         "reboot_records": reboot_records,
         "since_boot_utc": last_boot_utc,
     }
+
+
+def facts_after_reboot(facts: Mapping[str, Any], boot_utc: str | None) -> dict[str, Any]:
+    """The facts once the host rebooted: nothing of ours is pending any more, the boot time is new.
+
+    Lets a play that reboots once (tls12, then cipher_suites) not reboot a second time on
+    facts gathered before the first reboot.
+    """
+    updated = dict(facts)
+    updated["host"] = {**(facts.get("host") or {}), "last_boot_utc": boot_utc}
+    pending = dict(facts.get("pending") or {})
+    pending.update(reboot=False, reboot_records=[], since_boot_utc=boot_utc)
+    updated["pending"] = pending
+    return updated

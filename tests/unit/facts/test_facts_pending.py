@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.mssql.tls.plugins.plugin_utils.facts.pending import pending_facts
+from ansible_collections.mssql.tls.plugins.plugin_utils.facts.pending import facts_after_reboot, pending_facts
 
 BOOT = "2026-11-30T01:00:00Z"
 
@@ -73,3 +73,14 @@ def test_records_that_are_not_ours_and_no_journal_are_ignored():
         "reboot_records": [],
         "since_boot_utc": BOOT,
     }
+
+
+def test_after_a_reboot_nothing_of_ours_is_pending_and_the_boot_time_is_new():
+    facts = {
+        "host": {"last_boot_utc": BOOT, "fqdn": "sql1"},
+        "pending": pending_facts([record("2026-11-30T02:00:00Z")], BOOT),
+    }
+    after = facts_after_reboot(facts, "2026-11-30T03:00:00Z")
+    assert after["pending"]["reboot"] is False and after["pending"]["reboot_records"] == []
+    assert after["host"] == {"last_boot_utc": "2026-11-30T03:00:00Z", "fqdn": "sql1"}
+    assert facts["pending"]["reboot"] is True  # the input is left as it was
