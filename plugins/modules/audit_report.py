@@ -172,7 +172,7 @@ summary_lines:
   type: list
   elements: str
 fail_level_reached:
-  description: Whether any finding reached O(fail_on) or a host could not be audited (or failed during the run).
+  description: Whether any finding reached O(fail_on), or a host was not audited or failed during the run.
   returned: success
   type: bool
 fail_message:

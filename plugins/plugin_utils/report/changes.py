@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..assess.findings import RULES
 from ..i18n.catalog import CatalogError
 from ..plan.model import Blocker, PlanWarning
 from ..plan.result import blocker_message, warning_message
@@ -21,6 +22,9 @@ from .document import SCENARIOS, HostResult, host_entry
 
 # How a scenario cell moved between the audit before and the audit after the run.
 STATES = ("clean", "fixed", "pending", "remaining", "blocked", "new", "unknown")
+
+# The role that fixes each scenario (assess rules' ``fixable_by``; scenario 6 has none).
+FIXER_OF_SCENARIO = {r.scenario: r.fixable_by for r in RULES.values() if r.scenario and r.fixable_by}
 
 # The fix role (a finding's ``fixable_by``) behind each plan concern.
 FIXER_OF_CONCERN = {
@@ -205,16 +209,24 @@ def _fixer(entry: Mapping[str, Any]) -> str | None:
     return FIXER_OF_CONCERN.get(concern, concern) if concern else None
 
 
+def _fixers(findings: Iterable[Mapping[str, Any]], scenario: int) -> set[str | None]:
+    """The roles that fix a scenario: its rule's fixer, and the ``fixable_by`` of its findings
+    (a finding that needs an upgrade says ``null``; the role that refused it is still its fixer)."""
+    return {FIXER_OF_SCENARIO.get(scenario)} | {
+        f.get("fixable_by") for f in findings if f.get("scenario") == scenario
+    }
+
+
 def _scenario_states(
     host: Mapping[str, Any], before: Mapping[str, Any] | None, entries: list[dict[str, Any]], pending
 ) -> dict[str, str]:
     after_known = not host["error"]
     before_known = before is not None and not before["error"]
-    refused_by = {_fixer(e) for e in entries for b in e["blocked"] if not b["forced"]}
+    refused_by = {_fixer(e) for e in entries for b in e["blocked"] if not b["forced"]} - {None}
     pending_kinds = {"reboot"} if pending["reboot"] else set()
     if pending["restart_instances"]:
         pending_kinds.add("service_restart")
-    waiting = {_fixer(e) for e in entries if e["applied"] and pending_kinds & set(e["activations"])}
+    waiting = {_fixer(e) for e in entries if e["applied"] and pending_kinds & set(e["activations"])} - {None}
     states = {}
     for s in SCENARIOS:
         was = before_known and s in before["scenarios"]
@@ -222,11 +234,9 @@ def _scenario_states(
         if not (before_known and after_known):
             states[str(s)] = "unknown"
         elif was and now:
-            fixers = {f.get("fixable_by") for f in host["findings"] if f.get("scenario") == s}
-            states[str(s)] = "blocked" if fixers & refused_by else "remaining"
+            states[str(s)] = "blocked" if _fixers(host["findings"], s) & refused_by else "remaining"
         elif was:
-            fixers = {f.get("fixable_by") for f in before["findings"] if f.get("scenario") == s}
-            states[str(s)] = "pending" if fixers & waiting else "fixed"
+            states[str(s)] = "pending" if _fixers(before["findings"], s) & waiting else "fixed"
         else:
             states[str(s)] = "new" if now else "clean"
     return states

@@ -32,8 +32,12 @@ RULES = {
 }
 
 
-def finding(fid: str, title: str | None = None, **data: Any) -> dict[str, Any]:
-    scenario, severity, fixable_by = RULES[fid]
+_RULE = object()
+
+
+def finding(fid: str, title: str | None = None, fixable_by: Any = _RULE, **data: Any) -> dict[str, Any]:
+    scenario, severity, rule_fixer = RULES[fid]
+    fixable_by = rule_fixer if fixable_by is _RULE else fixable_by
     return {
         "id": fid,
         "scenario": scenario,
@@ -171,9 +175,10 @@ def fleet(hostile: str | None = None) -> dict[str, dict[str, Any]]:
             mssql_tls_reboot_result={"changed": False, "rebooted": False, "pending": True, "msg": "outside"},
         ),
         # S1 on a SQL build without TLS 1.2, TLS 1.0 already off: the gate names the upgrade
+        # (the finding says so too: its remediation is the upgrade, fixable_by none)
         "sql-blocked": host(
-            [finding("s1.sql_no_common_protocol")],
-            [finding("s1.sql_no_common_protocol")],
+            [finding("s1.sql_no_common_protocol", fixable_by=None)],
+            [finding("s1.sql_no_common_protocol", fixable_by=None)],
             tls12_result=fix_result(
                 "tls12",
                 [],
