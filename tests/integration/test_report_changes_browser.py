@@ -14,6 +14,7 @@ import re
 import subprocess
 from collections import Counter
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import pytest
 from ansible_collections.mssql.tls.plugins.plugin_utils.report.html_changes import CSS
@@ -27,6 +28,7 @@ from ansible_collections.mssql.tls.tests.unit.report.changes_fleet import (
     text_of,
 )
 
+from .ansible_run import run_playbook
 from .browser import dump_dom, hex_colour, pdf_text, pixel_count, print_to_pdf, screenshot
 
 HOSTILE = '<script>document.title="pwned"</script><img src=x onerror=alert(1)>'
@@ -121,3 +123,97 @@ def test_the_japanese_before_after_report_renders_with_a_cjk_font(tmp_path: Path
         assert expected in text, expected
     png = screenshot(page, tmp_path / "report.png", height=1400)
     assert pixel_count(png, STATE_COLOURS["blocked"]) > 1200
+
+
+# --- a real run: the audit twice around the tls12 role, on lab hosts ---------------------------
+
+REMEDIATION_PLAY = """\
+- name: Audit, fix TLS 1.2, audit again, report before and after
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Audit before
+      ansible.builtin.include_role:
+        name: mssql.tls.audit
+      vars:
+        audit_write_report: false
+
+    - name: Keep the audit before the change
+      ansible.builtin.set_fact:
+        before_facts: "{{ audit_facts_result }}"
+        before_assessment: "{{ audit_assessment | default({}) }}"
+
+    - name: Fix
+      ansible.builtin.include_role:
+        name: mssql.tls.tls12
+
+    - name: A host that fails stops alone
+      ansible.builtin.fail:
+        msg: "lost its change window"
+      register: chaos_result
+      when: inventory_hostname == "compliant"
+
+    - name: Audit after
+      ansible.builtin.include_role:
+        name: mssql.tls.audit
+      vars:
+        audit_write_report: false
+
+    - name: Report
+      mssql.tls.audit_report:
+        hosts: "{{ ansible_play_hosts_all }}"
+        dest: "{{ report_dir }}"
+        lang: "{{ report_lang }}"
+        before_facts_var: before_facts
+        before_assessment_var: before_assessment
+        change_vars: [tls12_result, tls12_reboot_result, chaos_result]
+      run_once: true
+      check_mode: false
+"""
+
+
+def test_a_real_run_of_the_tls12_role_between_two_audits_is_reported_before_and_after(
+    make_lab, tmp_path: Path
+) -> None:
+    lab = make_lab("s1", "s3", "compliant")
+    playbook = tmp_path / "remediate.yml"
+    playbook.write_text(REMEDIATION_PLAY, encoding="utf-8")
+    report_dir = tmp_path / "report"
+    proc, recap = run_playbook(
+        lab.inventory, playbook, "-e", f"report_dir={report_dir}", "-e", "report_lang=ja"
+    )
+    # the play fails for the one host that failed, the others went on to the report
+    assert recap["compliant"]["failed"] == 1 and recap["s1"]["failed"] == recap["s3"]["failed"] == 0
+    assert (report_dir / "report.json").is_file(), proc.stdout[-3000:]
+    doc = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
+    hosts = {h["name"]: h for h in doc["hosts"]}
+
+    s1 = hosts["s1"]
+    assert s1["before"]["scenarios"] == [1] and s1["scenarios"] == [1]
+    assert s1["scenario_states"]["1"] == "blocked"
+    (sql,) = [b for b in s1["blocked"] if b["code"] == "sql_build_without_tls12"]
+    assert sql["unfixable"] and "この修正では解消できません" in sql["message"]  # in the report's language
+
+    s3 = hosts["s3"]
+    assert s3["before"]["scenarios"] == [3] and s3["scenario_states"]["3"] == "remaining"
+    (tls12,) = [e for e in s3["changes"] if e["var"] == "tls12_result"]
+    assert tls12["applied"] and tls12["journal_id"] and tls12["changes"]
+    assert s3["pending"]["reboot"] is True  # Schannel keys take effect at the next reboot
+
+    failed = hosts["compliant"]
+    assert failed["failed"] == {"var": "chaos_result", "reason": "lost its change window"}
+    assert failed["error"].startswith("実行後に監査されていません")
+    assert set(failed["scenario_states"].values()) == {"unknown"}
+
+    counts = doc["summary"]["remediation"]
+    assert counts["hosts_failed"] == 1 and counts["hosts_pending_reboot"] >= 1 and counts["blocked"] >= 1
+
+    dom = dump_dom(report_dir / "report.html")
+    rows = before_after_rows(dom)
+    assert sorted(rows) == sorted(lab.hosts)
+    assert (
+        rows["s1"][0] == "blocked" and rows["s3"][2] == "remaining" and rows["compliant"] == ["unknown"] * 6
+    )
+    root = ET.fromstring((report_dir / "junit.xml").read_text(encoding="utf-8"))
+    error = root.find("./testsuite[@name='compliant remediation']/testcase[@name='remediation']/error")
+    assert error is not None and "lost its change window" in error.get("message")
