@@ -800,3 +800,252 @@ def _invocation_findings(tree: Tree, create: Node) -> list[Finding]:
             finding(command, f"invocation of something other than ${allowed}: {text(command)[:60]!r}")
         )
     return problems
+
+
+# ---------------------------------------------------------------------------
+# The bootstrap's compressed agent: where the compiled bytes come from
+
+# What the bootstrap may name: .NET types (type literals and New-Object), without the
+# optional "System." prefix, lower case.
+BOOTSTRAP_TYPES = frozenset(
+    {
+        "string",
+        "convert",
+        "io.memorystream",
+        "io.compression.gzipstream",
+        "io.compression.compressionmode",
+        "security.cryptography.sha256cryptoserviceprovider",
+        "bitconverter",
+        "scriptblock",
+        "text.encoding",
+    }
+)
+# The methods and properties it may use (instance and static), lower case.
+BOOTSTRAP_MEMBERS = frozenset(
+    {
+        "trimend",
+        "count",
+        "frombase64string",
+        "new",
+        "decompress",
+        "copyto",
+        "toarray",
+        "computehash",
+        "tostring",
+        "replace",
+        "tolowerinvariant",
+        "utf8",
+        "getstring",
+        "create",
+        "exception",
+        "message",
+    }
+)
+
+
+def _normalized_type(name: str) -> str:
+    lowered = name.strip("[]").strip().lower()
+    return lowered[len("system.") :] if lowered.startswith("system.") else lowered
+
+
+def bootstrap_vocabulary_findings(
+    tree: Tree, types: frozenset[str] = BOOTSTRAP_TYPES, members: frozenset[str] = BOOTSTRAP_MEMBERS
+) -> list[Finding]:
+    """Every .NET type the bootstrap names and every member it calls or reads is on a short list.
+
+    The list holds what unpacking, hashing and compiling the agent from stdin needs; a file
+    read, a download, an assembly load or any other route for code or data is named here.
+    """
+    found = []
+    for node in walk(tree.root_node):
+        if node.type == "type_literal" and _normalized_type(text(node)) not in types:
+            found.append(finding(node, f"type {text(node)} is not one the bootstrap needs"))
+        elif node.type == "command" and (command_name(node) or "").lower() == "new-object":
+            args = command_arguments(node)
+            named = text(args[0]) if args else ""
+            if not args or _normalized_type(named) not in types:
+                found.append(finding(node, f"New-Object {named} is not a type the bootstrap needs"))
+        elif node.type in ("invokation_expression", "member_access"):
+            member = _child(node, "member_name")
+            if member is not None and text(member).lower() not in members:
+                found.append(finding(node, f"member {text(member)} is not one the bootstrap needs"))
+    return found
+
+
+def _rhs(assignment: Node) -> Node:
+    children = assignment.children
+    operator = next(i for i, c in enumerate(children) if c.type == "assignement_operator")
+    return _single_descendant(children[operator + 1])
+
+
+def _call_parts(node: Node) -> tuple[str | None, str | None, str, list[Node]] | None:
+    """(type name or None, variable name or None, member, argument nodes) of `[T]::m(...)` / `$v.m(...)`."""
+    if node.type != "invokation_expression":
+        return None
+    member = _child(node, "member_name")
+    if member is None:
+        return None
+    head = node.children[0]
+    type_name = _normalized_type(text(head)) if head.type == "type_literal" else None
+    var = variable_name(head) if head.type == "variable" else None
+    arguments = _child(node, "argument_list")
+    expressions = _child(arguments, "argument_expression_list") if arguments is not None else None
+    args = [_single_descendant(c) for c in (expressions.children if expressions else ()) if c.type != ","]
+    return type_name, var, text(member).lower(), args
+
+
+def _only_assignment(tree: Tree, name: str, problems: list[Finding], at: Node) -> Node | None:
+    assignments = _assignments(tree, name)
+    if len(assignments) != 1:
+        problems.append(finding(at, f"${name} must be assigned exactly once, found {len(assignments)}"))
+        return None
+    return assignments[0]
+
+
+def _uses(tree: Tree, name: str) -> list[Node]:
+    """Every read of `$name` (not the assignment targets)."""
+    return [
+        n
+        for n in walk(tree.root_node)
+        if n.type == "variable"
+        and variable_name(n) == name
+        and not any(a.type == "left_assignment_expression" for a in _ancestors(n))
+    ]
+
+
+def _stdin_lines_variable(tree: Tree, name: str, problems: list[Finding], at: Node) -> None:
+    """`$name = @($input | ...)`: built from stdin, with no other variable than $input and $_."""
+    assignment = _only_assignment(tree, name, problems, at)
+    if assignment is None:
+        return
+    rhs = _rhs(assignment)
+    read = _variables_in(rhs)
+    first = next((n for n in walk(rhs) if n.type == "variable"), None)
+    if first is None or variable_name(first) != "input" or not read <= {"input", "_", "psitem"}:
+        problems.append(finding(assignment, f"${name} must be the lines of $input and nothing else"))
+    called = {(command_name(c) or "").lower() for c in commands(rhs)}
+    if not called <= {"foreach-object", "where-object"}:
+        problems.append(finding(assignment, f"${name} runs commands {sorted(called)} on stdin"))
+
+
+def bootstrap_unpack_findings(tree: Tree) -> list[Finding]:
+    """The bytes hashed and compiled are stdin line 1, base64-decoded and gunzipped in memory, and only that.
+
+    Required chain, each variable assigned exactly once:
+    - B (read by `[ScriptBlock]::Create`) = `$U.ToArray()`;
+    - U = `[IO.MemoryStream]::new()`, used only as `$G.CopyTo($U)` (once) and `$U.ToArray()`;
+    - G = `[IO.Compression.GZipStream]::new($S, [IO.Compression.CompressionMode]::Decompress)`,
+      used only for that CopyTo;
+    - S = `[IO.MemoryStream]::new($P)`, used only by G;
+    - P = `[Convert]::FromBase64String($L[0])`;
+    - L = the lines of `$input`.
+    """
+    creates = [
+        n
+        for n in walk(tree.root_node)
+        if n.type == "invokation_expression"
+        and n.children[0].type == "type_literal"
+        and _type_literal_name(n.children[0]) == "scriptblock"
+    ]
+    if len(creates) != 1:
+        return [Finding(1, 1, f"expected exactly one [ScriptBlock]::Create, found {len(creates)}")]
+    create = creates[0]
+    arguments = _child(create, "argument_list")
+    read = sorted(_variables_in(arguments)) if arguments is not None else []
+    if len(read) != 1:
+        return [finding(create, f"[ScriptBlock]::Create must read exactly one variable, reads {read}")]
+    problems: list[Finding] = []
+
+    def single(name: str) -> tuple[Node, tuple[str | None, str | None, str, list[Node]] | None] | None:
+        assignment = _only_assignment(tree, name, problems, create)
+        return None if assignment is None else (assignment, _call_parts(_rhs(assignment)))
+
+    bytes_var = read[0]
+    step = single(bytes_var)
+    if step is None:
+        return problems
+    node, parts = step
+    if parts is None or parts[1] is None or parts[2] != "toarray" or parts[3]:
+        return [*problems, finding(node, f"${bytes_var} must be `$<unpacked stream>.ToArray()`")]
+    unpacked = parts[1]
+    step = single(unpacked)
+    if step is None:
+        return problems
+    node, parts = step
+    if parts is None or parts[:3] != ("io.memorystream", None, "new") or parts[3]:
+        return [*problems, finding(node, f"${unpacked} must be a new, empty [IO.MemoryStream]")]
+
+    copies = []
+    for use in _uses(tree, unpacked):
+        call = next((a for a in _ancestors(use) if a.type == "invokation_expression"), None)
+        parts = _call_parts(call) if call is not None else None
+        if parts is not None and parts[1] == unpacked and parts[2] == "toarray" and not parts[3]:
+            continue
+        if (
+            parts is not None
+            and parts[2] == "copyto"
+            and parts[1] is not None
+            and len(parts[3]) == 1
+            and parts[3][0].type == "variable"
+            and variable_name(parts[3][0]) == unpacked
+        ):
+            copies.append((call, parts[1]))
+            continue
+        problems.append(finding(use, f"${unpacked} is used other than as the target of the unpacking"))
+    if len(copies) != 1:
+        return [*problems, finding(create, f"${unpacked} must be filled by exactly one CopyTo")]
+    copy, gzip_var = copies[0]
+    if any(u.parent is None or _enclosing_call(u) != copy for u in _uses(tree, gzip_var)):
+        problems.append(finding(copy, f"${gzip_var} is used other than for the one CopyTo"))
+    step = single(gzip_var)
+    if step is None:
+        return problems
+    node, parts = step
+    mode = parts[3][1] if parts is not None and len(parts[3]) == 2 else None
+    if (
+        parts is None
+        or parts[:3] != ("io.compression.gzipstream", None, "new")
+        or mode is None
+        or mode.type != "member_access"
+        or _normalized_type(text(mode.children[0])) != "io.compression.compressionmode"
+        or text(_child(mode, "member_name") or mode).lower() != "decompress"
+        or parts[3][0].type != "variable"
+    ):
+        return [*problems, finding(node, f"${gzip_var} must be a GZipStream that decompresses a variable")]
+    source = variable_name(parts[3][0])
+    if len(_uses(tree, source)) != 1:
+        problems.append(finding(node, f"${source} is used other than by the GZipStream"))
+    step = single(source)
+    if step is None:
+        return problems
+    node, parts = step
+    if (
+        parts is None
+        or parts[:3] != ("io.memorystream", None, "new")
+        or len(parts[3]) != 1
+        or parts[3][0].type != "variable"
+    ):
+        return [*problems, finding(node, f"${source} must be an [IO.MemoryStream] over one variable")]
+    packed = variable_name(parts[3][0])
+    step = single(packed)
+    if step is None:
+        return problems
+    node, parts = step
+    line = parts[3][0] if parts is not None and len(parts[3]) == 1 else None
+    index = _child(line, "logical_expression") if line is not None and line.type == "element_access" else None
+    if (
+        parts is None
+        or parts[:3] != ("convert", None, "frombase64string")
+        or line is None
+        or line.type != "element_access"
+        or line.children[0].type != "variable"
+        or index is None
+        or text(index).strip() != "0"
+    ):
+        return [*problems, finding(node, f"${packed} must be `[Convert]::FromBase64String($<lines>[0])`")]
+    _stdin_lines_variable(tree, variable_name(line.children[0]), problems, node)
+    return problems
+
+
+def _enclosing_call(node: Node) -> Node | None:
+    return next((a for a in _ancestors(node) if a.type == "invokation_expression"), None)

@@ -45,6 +45,19 @@ def test_bootstrap_runs_only_the_hash_verified_agent(agent_source, bootstrap_tre
     assert not findings, _messages(findings)
 
 
+def test_bootstrap_compiles_only_stdin_line_one_unpacked_in_memory(bootstrap_tree):
+    # base64 -> one GZipStream in Decompress mode -> a fresh MemoryStream -> the bytes that are
+    # hashed and compiled; nothing else writes into that stream.
+    findings = ps_ast.bootstrap_unpack_findings(bootstrap_tree)
+    assert not findings, _messages(findings)
+
+
+def test_bootstrap_names_only_the_types_and_members_it_needs(bootstrap_tree):
+    # No file, registry or network read, no assembly load, no other route for code or data.
+    findings = ps_ast.bootstrap_vocabulary_findings(bootstrap_tree)
+    assert not findings, _messages(findings)
+
+
 def test_bootstrap_runs_no_forbidden_command_or_member(bootstrap_tree):
     findings = ps_ast.forbidden_command_findings(bootstrap_tree) + ps_ast.forbidden_member_findings(
         bootstrap_tree

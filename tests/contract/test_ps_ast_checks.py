@@ -278,6 +278,69 @@ def test_bootstrap_findings_catches(mutation, why):
     assert ps_ast.bootstrap_findings(ps_ast.parse(mutated), DIGEST), why
 
 
+UNPACK = "    $gzip.CopyTo($unpacked)\n"
+
+
+def test_bootstrap_fixture_has_the_unpacking_the_mutations_edit():
+    assert UNPACK in BOOTSTRAP
+    tree = ps_ast.parse(BOOTSTRAP)
+    assert ps_ast.bootstrap_unpack_findings(tree) == []
+    assert ps_ast.bootstrap_vocabulary_findings(tree) == []
+
+
+@pytest.mark.parametrize(
+    ("mutation", "why"),
+    [
+        (
+            lambda s: s.replace("FromBase64String($lines[0])", "FromBase64String($lines[1])"),
+            "unpacks the request",
+        ),
+        (
+            lambda s: s.replace("[IO.MemoryStream]::new($packed)", "[IO.MemoryStream]::new($other)"),
+            "unpacks another variable",
+        ),
+        (lambda s: s.replace("Decompress)", "Compress)"), "compresses instead"),
+        (
+            lambda s: s.replace(UNPACK, UNPACK + "    $unpacked.Write($packed, 0, 4)\n"),
+            "writes other bytes into the unpacked stream",
+        ),
+        (lambda s: s.replace("$unpacked.ToArray()", "$source.ToArray()"), "compiles the packed bytes"),
+        (lambda s: s.replace(UNPACK, "    $source.CopyTo($unpacked)\n"), "copies without unpacking"),
+        (lambda s: s.replace(UNPACK, UNPACK + UNPACK), "unpacks twice"),
+        (
+            lambda s: s.replace(UNPACK, UNPACK + "    $packed = [Convert]::FromBase64String($lines[1])\n"),
+            "assigns the packed bytes twice",
+        ),
+        (
+            lambda s: s.replace("@($input | ForEach-Object", "@(Get-Content C:\\agent.txt | ForEach-Object"),
+            "reads its lines from a file",
+        ),
+        (
+            lambda s: s.replace("[IO.MemoryStream]::new()", "[IO.MemoryStream]::new($packed)"),
+            "starts the unpacked stream with the packed bytes",
+        ),
+    ],
+)
+def test_bootstrap_unpack_findings_catches(mutation, why):
+    mutated = mutation(BOOTSTRAP)
+    assert mutated != BOOTSTRAP, f"mutation did not apply: {why}"
+    assert ps_ast.bootstrap_unpack_findings(ps_ast.parse(mutated)), why
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "$asm = [Reflection.Assembly]::Load($bytes)\n",
+        "$text = (New-Object Net.WebClient).DownloadString('http://example.invalid/a')\n",
+        "$file = [IO.File]::ReadAllBytes('C:\\agent.ps1')\n",
+        "$type = $bytes.GetType()\n",
+        "$key = [Microsoft.Win32.Registry]::LocalMachine\n",
+    ],
+)
+def test_bootstrap_vocabulary_findings_catches(extra):
+    assert ps_ast.bootstrap_vocabulary_findings(ps_ast.parse(BOOTSTRAP + extra))
+
+
 # --- literals ----------------------------------------------------------------------
 
 

@@ -1,16 +1,19 @@
 """client.py: one agent batch = one command, checked request in, parsed response out.
 
 The host side is a fake `execute` callable that reads the command and stdin the
-way the bootstrap does (decode -EncodedCommand, take the two stdin lines,
-refuse a script whose SHA-256 is not the one embedded) and answers with JSON.
+way the bootstrap does (decode -EncodedCommand, take the two stdin lines, unpack
+the gzip-compressed script, refuse it when its SHA-256 is not the one embedded)
+and answers with JSON.
 """
 
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import re
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,7 +62,7 @@ class FakeHost:
         self.calls.append((command, stdin))
         bootstrap = decode_bootstrap(command)
         agent_line, request_line = stdin.decode("utf-8").splitlines()
-        digest = hashlib.sha256(base64.b64decode(agent_line)).hexdigest()
+        digest = hashlib.sha256(gzip.decompress(base64.b64decode(agent_line))).hexdigest()
         if f"$hash -ne '{digest}'" not in bootstrap:
             fatal = {"v": 1, "fatal": {"kind": "invalid_request", "message": "agent script hash mismatch"}}
             return 1, json.dumps(fatal).encode(), b""
@@ -148,14 +151,37 @@ def test_stdin_carries_the_agent_and_the_request_on_two_lines():
     _command, stdin = build_command(request, AGENT)
     lines = stdin.split(b"\n")
     assert lines[2:] == [b""]  # two lines, each newline-terminated
-    assert base64.b64decode(lines[0], validate=True) == AGENT
+    assert gzip.decompress(base64.b64decode(lines[0], validate=True)) == AGENT
     assert json.loads(lines[1]) == request
+
+
+def test_the_agent_travels_as_one_reproducible_gzip_member():
+    packed = client.pack_script(AGENT)
+    # RFC 1952 header: magic, deflate, no flags (no file name), mtime 0, no extra flags, OS unknown.
+    assert packed[:10] == bytes((0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 255))
+    assert int.from_bytes(packed[-8:-4], "little") == zlib.crc32(AGENT)
+    assert int.from_bytes(packed[-4:], "little") == len(AGENT)
+    # The same script gives the same bytes (no cache involved: a copy of the bytes object).
+    assert client.pack_script.__wrapped__(bytes(AGENT)) == packed
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    assert inflate.decompress(packed) == AGENT and inflate.eof and inflate.unused_data == b""
+
+
+def test_a_gather_batch_weighs_at_most_a_third_of_one_with_the_plain_script():
+    from ansible_collections.mssql.tls.plugins.plugin_utils.facts.gather import gather_ops
+
+    request = build_request(gather_ops())
+    command, stdin = build_command(request)
+    script = client.agent_script()
+    request_line = json.dumps(request, separators=(",", ":")).encode()
+    plain = len(command) + len(base64.b64encode(script)) + len(request_line) + 2
+    assert len(command) + len(stdin) <= plain / 3, (len(command) + len(stdin), plain)
 
 
 def test_default_script_is_the_shipped_agent():
     command, stdin = build_command(build_request([READ]))
     shipped = client.AGENT_PATH.read_bytes()
-    assert base64.b64decode(stdin.split(b"\n")[0]) == shipped
+    assert gzip.decompress(base64.b64decode(stdin.split(b"\n")[0])) == shipped
     assert hashlib.sha256(shipped).hexdigest() in decode_bootstrap(command)
 
 
@@ -191,7 +217,7 @@ def test_a_script_swapped_on_stdin_is_refused_by_the_bootstrap_hash():
     request = build_request([READ])
     command, _stdin = build_command(request, AGENT)
     tampered = (
-        base64.b64encode(AGENT + b"Remove-Item C:\\ -Recurse\r\n")
+        base64.b64encode(client.pack_script(AGENT + b"Remove-Item C:\\ -Recurse\r\n"))
         + b"\n"
         + json.dumps(request).encode()
         + b"\n"

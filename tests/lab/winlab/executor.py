@@ -1,5 +1,10 @@
 """Run one WinRM command: imitate the mssql.tls bootstrap, then the agent's batch.
 
+The bootstrap (bootstrap v2, docs/agent-protocol.md "One batch = one command"): stdin line 1
+is base64 of the gzip-compressed agent, unpacked in memory the way .NET's GZipStream does
+(``unpack_agent``), hashed, and run only when the SHA-256 of the unpacked bytes is the digest
+embedded in the bootstrap; line 2 is the request.
+
 Semantics follow docs/agent-protocol.md: per-op results, the lab's own copy of
 the op table (OP_FIELDS, written by hand from the doc), a journal line before
 any op, `{"applied": i}` after each successful write, `{"done": ...}` at the
@@ -13,6 +18,7 @@ import binascii
 import hashlib
 import json
 import re
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +29,7 @@ from .opcore import OpContext, OpError
 from .runtime import CommandOutcome, Knobs
 from .sqlserver import LabClock
 
-BOOTSTRAP_MARKER = "# mssql.tls agent bootstrap v1"
+BOOTSTRAP_MARKER = "# mssql.tls agent bootstrap v2"
 _DIGEST = re.compile(r"\$hash -ne '([0-9a-f]{64})'")
 
 # Field types per op, from the table in docs/agent-protocol.md.
@@ -287,6 +293,22 @@ def _stdin_lines(stdin: bytes) -> list[str]:
     return [line.rstrip("\r") for line in text.split("\n") if line.rstrip("\r") != ""]
 
 
+def unpack_agent(packed: bytes) -> bytes | None:
+    """What ``GZipStream(Decompress).CopyTo`` leaves in the bootstrap's memory stream, or None when it throws.
+
+    .NET Framework's GZipStream throws InvalidDataException for a bad header, bad deflate
+    data, or a trailer whose CRC-32 or length does not match what it unpacked; zlib with
+    gzip framing checks the same. A stream cut off before its trailer unpacks what it holds
+    without an error (the lab's reading: .NET Framework checks the trailer only once it
+    reaches it), so the digest fails instead. Data after the first member is ignored.
+    """
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        return inflate.decompress(packed)
+    except zlib.error:
+        return None
+
+
 def run_command(
     state: HostState,
     command_line: str,
@@ -309,10 +331,13 @@ def run_command(
     if len(lines) < 2:
         return _fatal("invalid_request", "expected the agent and the request on stdin")
     try:
-        agent = base64.b64decode(lines[0], validate=True)
+        packed = base64.b64decode(lines[0], validate=True)
     except (binascii.Error, ValueError):
         # The bootstrap catches the FromBase64String failure and says so (client.py).
         return _fatal("invalid_request", "the agent on stdin is not base64")
+    agent = unpack_agent(packed)
+    if agent is None:
+        return _fatal("invalid_request", "the agent on stdin is not gzip data")
     if hashlib.sha256(agent).hexdigest() != digest.group(1):
         return _fatal("invalid_request", "agent script hash mismatch")
     try:
