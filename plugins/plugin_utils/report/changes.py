@@ -103,22 +103,32 @@ def _kind(result: Mapping[str, Any]) -> str:
     return "other"
 
 
+def _journal_ids(result: Mapping[str, Any]) -> list[str]:
+    return [j for j in (result.get("journal_ids") or [result.get("journal_id")]) if j]
+
+
+def was_applied(result: Mapping[str, Any]) -> bool:
+    """Whether a registered result changed the host (a check-mode plan did not)."""
+    kind = _kind(result)
+    if kind == "fix":
+        return bool(result.get("changed")) and bool(
+            _journal_ids(result)
+        )  # every applied batch is journaled first
+    if kind == "reboot":
+        return bool(result.get("rebooted"))
+    if kind == "restart":
+        return bool(result.get("restarted"))
+    return bool(result.get("changed"))
+
+
 def change_entry(var: str, result: Mapping[str, Any], lang: str) -> dict[str, Any]:
     """One registered fix / reboot / restart result, reduced to what the report shows."""
     plan = result.get("plan") if isinstance(result.get("plan"), Mapping) else {}
     kind = _kind(result)
     concern = plan.get("concern")
-    journal_ids = [j for j in (result.get("journal_ids") or [result.get("journal_id")]) if j]
     failed = bool(result.get("failed") or result.get("unreachable"))
     changed = bool(result.get("changed"))
-    if kind == "fix":
-        applied = changed and bool(journal_ids)  # every applied batch is journaled first
-    elif kind == "reboot":
-        applied = bool(result.get("rebooted"))
-    elif kind == "restart":
-        applied = bool(result.get("restarted"))
-    else:
-        applied = changed
+    applied = was_applied(result)
     entry: dict[str, Any] = {
         "var": var,
         "kind": kind,

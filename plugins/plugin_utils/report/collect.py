@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .changes import HostRun, registered_results
+from .changes import HostRun, registered_results, was_applied
 from .document import HostResult
 
 
@@ -75,14 +75,19 @@ def host_run(
     """One host of a remediation run: its audit after the run, and what the run left behind.
 
     The facts after the run that carry the same ``gathered_at`` as the facts before are the
-    same result: the host never reached the second audit (it failed or left the play), so its
-    state after the run is unknown and ``not_audited_after`` says so.
+    same result. When the run applied something to the host (or the host left the play), the
+    host never reached the second audit, so its state after the run is unknown and
+    ``not_audited_after`` says so. When nothing was applied, the audit before still describes
+    the host: the playbook does not gather again for nothing (one round trip per host).
     """
     after = host_result(name, host_vars, facts_var, assessment_var)
     stamp = _facts(host_vars, facts_var).get("gathered_at")
+    results = [pair for var in change_vars for pair in registered_results(var, host_vars.get(var))]
+    touched = left_play or any(was_applied(result) for _var, result in results)
     if (
         before_facts_var is not None
         and stamp is not None
+        and touched
         and stamp == _facts(host_vars, before_facts_var).get("gathered_at")
     ):
         after = HostResult(
@@ -93,7 +98,6 @@ def host_run(
         if before_assessment_var is not None
         else None
     )
-    results = [pair for var in change_vars for pair in registered_results(var, host_vars.get(var))]
     run = HostRun(
         before=before,
         results=results,

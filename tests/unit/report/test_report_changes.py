@@ -116,6 +116,26 @@ def test_a_host_whose_fix_failed_is_named_with_the_task_and_reason_and_not_audit
     assert failed["os_build"] == "10.0.14393.3541"
 
 
+def test_a_steady_host_keeps_its_audit_before_as_its_audit_after() -> None:
+    # Nothing to fix: the playbook does not gather again, the facts after are the ones before.
+    before = {"gathered_at": "2026-11-30T03:00:00Z"}
+    facts = {"ansible_facts": {"mssql_tls": {**before, "os": {"version": "10.0.20348.2700"}, "sql": {}}}}
+    steady = {
+        "mssql_tls_before_facts": facts,
+        "mssql_tls_before_assessment": {"findings": []},
+        "audit_facts_result": facts,
+        "audit_assessment": {"findings": []},
+        "tls12_result": {"changed": False, "plan": {"concern": "tls12", "changes": []}, "journal_id": None},
+    }
+    (entry,) = change_report({"sql-steady": steady}, left_play=())["hosts"]
+    assert entry["error"] is None and entry["failed"] is None
+    # ... but the same stale facts after a change that was applied mean the audit after never ran
+    tls12 = {**steady["tls12_result"], "changed": True, "journal_id": "r.tls12.1"}
+    applied = {**steady, "tls12_result": tls12}
+    (entry,) = change_report({"sql-steady": applied}, left_play=())["hosts"]
+    assert entry["error"].startswith("not audited after the run")
+
+
 def test_a_host_that_left_the_play_without_a_failed_result_is_failed_with_a_generic_reason() -> None:
     hostvars = fleet()
     doc = change_report({"sql-clean": hostvars["sql-clean"]}, left_play=("sql-clean",))
