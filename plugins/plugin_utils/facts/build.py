@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .bindings import bindings_facts, used_by
 from .certs import certificate_facts
 from .ciphers import LOCAL_LIST_KEY, POLICY_LIST_KEY, cipher_suite_facts
 from .clients import DOTNET_KEYS, WINHTTP_KEYS, dotnet_facts, fips_facts, winhttp_facts
@@ -23,6 +24,7 @@ from .gather import (
     STARTUP_MAX_LINES,
 )
 from .osinfo import os_facts, version_tuple
+from .pending import pending_facts
 from .schannel import SCHANNEL_KEY, schannel_facts
 from .sql import SQL_ROOT_KEY, sql_facts
 
@@ -128,6 +130,9 @@ def _cluster(data: Mapping[str, Any] | None) -> dict[str, Any]:
         "cluster_name": data.get("cluster_name"),
         "nodes": list(data.get("nodes") or []),
         "sql_resources": [dict(r) for r in resources if r.get("type") in ("SQL Server", "SQL Server Agent")],
+        # Always On: the group's resource is online on the primary replica's node
+        # (docs/reference-windows-bindings.md 8).
+        "ag_resources": [dict(r) for r in resources if r.get("type") == "SQL Server Availability Group"],
     }
 
 
@@ -142,7 +147,7 @@ def _events(result: Mapping[str, Any], data: Mapping[str, Any] | None) -> dict[s
     }
 
 
-def _link_certificates(instances: list[dict[str, Any]], certificates: list[dict[str, Any]]) -> None:
+def link_certificates(instances: list[dict[str, Any]], certificates: list[dict[str, Any]]) -> None:
     """Per instance: is the bound certificate in the store, and which ones SQL could auto-pick."""
     in_store = {c["thumbprint"] for c in certificates}
     candidates = [c["thumbprint"] for c in certificates if c.get("sql_auto_pick_candidate")]
@@ -192,7 +197,16 @@ def build_facts(batch_results: Any, *, now: dt.datetime | None = None) -> dict[s
         i["cluster_name"] or "" for i in instances
     ]
     certificates = [certificate_facts(entry, now, host_names) for entry in r.rows("certificates")]
-    _link_certificates(instances, certificates)
+    link_certificates(instances, certificates)
+    bindings = bindings_facts(
+        r.node("bindings.rdp"),
+        r.node("bindings.wsman"),
+        r.node("bindings.http_ssl"),
+        r.node("bindings.http_ssl_sni"),
+    )
+    for cert in certificates:
+        cert["used_by"] = used_by(bindings, cert["thumbprint"]) if cert["thumbprint"] else []
+    journal = r.data("journal")
     return {
         "schema_version": SCHEMA_VERSION,
         "gathered_at": now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -227,4 +241,8 @@ def build_facts(batch_results: Any, *, now: dt.datetime | None = None) -> dict[s
         "schannel_events": _events(r.by_key["events.schannel"], r.node("events.schannel")),
         "gather_errors": r.errors(),
         "registry": _raw_registry(r),
+        "bindings": bindings,
+        "pending": pending_facts(
+            journal.get("records") if isinstance(journal, Mapping) else None, host["last_boot_utc"]
+        ),
     }

@@ -74,32 +74,69 @@ def _property9(entry: Mapping[str, Any]) -> tuple[list[str] | None, str | None]:
         return [], f"property 9 is not a DER SEQUENCE OF OID: {exc}"
 
 
+def purpose_fields(
+    extension: list[str] | None, prop9: str | None, has_private_key: bool, valid_now: bool
+) -> dict[str, Any]:
+    """The fields that follow from the EKU extension and the raw property 9 (base64 or None)."""
+    eku_property, property_error = _property9({"prop9": prop9})
+    purposes = effective_purposes(extension, eku_property)
+    server_auth = has_server_auth(purposes)
+    return {
+        "prop9": prop9,
+        "eku_property": eku_property,
+        "eku_property_error": property_error,
+        "effective_purposes": purposes,
+        "server_auth": server_auth,
+        # The auto-pick algorithm is undocumented (sqlserver-tls.md 3): "finds a certificate
+        # that supports the server authentication function"; a private key and the
+        # validity period are certificate requirements (section 4). Host-name matching is
+        # only reported, not required (inference).
+        "sql_auto_pick_candidate": has_private_key and server_auth and valid_now,
+    }
+
+
+def _key_acl(entry: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    acl, error = entry.get("key_acl"), entry.get("key_acl_error")
+    acl = {"kind": acl.get("kind"), "sddl": acl.get("sddl")} if isinstance(acl, Mapping) else None
+    if isinstance(error, Mapping):
+        error = {"kind": error.get("kind"), "message": error.get("message")}
+    else:
+        error = None
+    return acl, error
+
+
 def certificate_facts(
     entry: Mapping[str, Any], now: dt.datetime, host_names: Iterable[str]
 ) -> dict[str, Any]:
     thumbprint = str(entry.get("thumbprint") or "").lower()
+    key_acl, key_acl_error = _key_acl(entry)
     base = {
         "thumbprint": thumbprint,
         "has_private_key": bool(entry.get("has_private_key")),
         "key_provider": entry.get("key_provider"),
         "key_spec": entry.get("key_spec"),
+        # CRYPT_KEY_PROV_INFO (property 2): provider type (0 = a CNG key storage provider) and
+        # container; the private key's DACL as SDDL (docs/agent-protocol.md, cert.list key_acl).
+        "key_provider_type": entry.get("key_provider_type"),
+        "key_container": entry.get("key_container"),
+        "key_acl": key_acl,
+        "key_acl_error": key_acl_error,
+        "prop9": entry.get("prop9"),
     }
     try:
         cert = describe_certificate(base64.b64decode(entry.get("der") or "", validate=True))
     except (CertificateParseError, binascii.Error) as exc:
         return {**base, "parse_error": f"certificate {thumbprint or '?'}: DER does not parse: {exc}"}
 
-    eku_property, property_error = _property9(entry)
-    purposes = effective_purposes(cert.eku, eku_property)
     valid_now = cert.not_before <= now <= cert.not_after
     sans = [*cert.dns_names, *cert.ip_addresses]
     hosts = [h for h in host_names if h]
     candidates = [n for n in [cert.common_name, *cert.dns_names] if n and not _is_ip(n)]
-    server_auth = has_server_auth(purposes)
+    purposes = purpose_fields(cert.eku, entry.get("prop9"), bool(entry.get("has_private_key")), valid_now)
     return {
         **base,
         "parse_error": None,
-        "eku_property_error": property_error,
+        "eku_property_error": purposes["eku_property_error"],
         "subject": cert.subject,
         "issuer": cert.issuer,
         "common_name": cert.common_name,
@@ -117,13 +154,9 @@ def certificate_facts(
         "key_size": cert.key_size,
         "key_curve": cert.curve,
         "eku_extension": cert.eku,
-        "eku_property": eku_property,
-        "effective_purposes": purposes,
-        "server_auth": server_auth,
+        "eku_property": purposes["eku_property"],
+        "effective_purposes": purposes["effective_purposes"],
+        "server_auth": purposes["server_auth"],
         "matches_host_name": any(_matches(n, h) for n in candidates for h in hosts),
-        # The auto-pick algorithm is undocumented (sqlserver-tls.md 3): "finds a certificate
-        # that supports the server authentication function"; a private key and the
-        # validity period are certificate requirements (section 4). Host-name matching is
-        # only reported, not required (inference).
-        "sql_auto_pick_candidate": bool(entry.get("has_private_key")) and server_auth and valid_now,
+        "sql_auto_pick_candidate": purposes["sql_auto_pick_candidate"],
     }

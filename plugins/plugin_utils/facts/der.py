@@ -65,3 +65,35 @@ def decode_oid_sequence(data: bytes) -> list[str]:
             raise DerError(f"expected an OBJECT IDENTIFIER (0x06), got tag 0x{tag:02x}")
         oids.append(decode_oid(value))
     return oids
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    if n < 0x80:
+        return bytes([tag, n]) + body
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + body
+
+
+def encode_oid(oid: str) -> bytes:
+    """The content octets of an OBJECT IDENTIFIER (X.690 8.19)."""
+    try:
+        arcs = [int(a) for a in oid.split(".")]
+    except ValueError:
+        raise DerError(f"not a dotted OID: {oid!r}") from None
+    if len(arcs) < 2 or arcs[0] > 2 or (arcs[0] < 2 and arcs[1] > 39) or min(arcs) < 0:
+        raise DerError(f"not a valid OID: {oid!r}")
+    out = bytearray()
+    for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
+        chunk = [arc & 0x7F]
+        arc >>= 7
+        while arc:
+            chunk.append(0x80 | (arc & 0x7F))
+            arc >>= 7
+        out += bytes(reversed(chunk))
+    return bytes(out)
+
+
+def encode_oid_sequence(oids: list[str]) -> bytes:
+    """DER ``SEQUENCE OF OBJECT IDENTIFIER`` (X509_ENHANCED_KEY_USAGE); ``[]`` gives ``30 00``."""
+    return _tlv(_SEQUENCE, b"".join(_tlv(_OID, encode_oid(oid)) for oid in oids))

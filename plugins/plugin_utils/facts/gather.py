@@ -12,9 +12,11 @@ from typing import Any
 
 from ..agent.ops import op
 from . import errorlog
+from .bindings import RDP_KEY, RDP_VALUE, SSL_BINDING_KEY, SSL_SNI_BINDING_KEY, WSMAN_LISTENER_KEY
 from .ciphers import LOCAL_LIST_KEY, POLICY_LIST_KEY
 from .clients import DOTNET_KEYS, FIPS_KEY, NDP_V4_KEY, WINHTTP_KEYS
 from .drivers import DLL_PATHS, ODBCINST_KEY, ODBCINST_WOW_KEY
+from .pending import JOURNAL_RECORDS
 from .schannel import SCHANNEL_KEY
 from .sql import SQL_ROOT_KEY
 
@@ -84,7 +86,8 @@ def _plan() -> list[tuple[str, dict[str, Any]]]:
             op("svc.query", names=list(SQL_SERVICE_NAMES), prefixes=list(SQL_SERVICE_PREFIXES)),
         ),
         ("cluster", op("cluster.query")),
-        ("certificates", op("cert.list", store="My")),
+        # key_acl: each private key's DACL, to grant the SQL service SID read access (plan/sql_binding.py).
+        ("certificates", op("cert.list", store="My", key_acl=True)),
         ("drivers.odbcinst", op("reg.read", path=ODBCINST_KEY, depth=1)),
         ("drivers.odbcinst_wow64", op("reg.read", path=ODBCINST_WOW_KEY, depth=1)),
         (
@@ -112,6 +115,14 @@ def _plan() -> list[tuple[str, dict[str, Any]]]:
                 since_hours=EVENT_WINDOW_HOURS,
             ),
         ),
+        # Where else a certificate is presented (docs/reference-windows-bindings.md 1-3): the RDP
+        # listener, WinRM listeners, http.sys SSL bindings (IP:port and SNI). Read, never written.
+        ("bindings.rdp", op("reg.read", path=RDP_KEY, values=[RDP_VALUE])),
+        ("bindings.wsman", op("reg.read", path=WSMAN_LISTENER_KEY, depth=1)),
+        ("bindings.http_ssl", op("reg.read", path=SSL_BINDING_KEY, depth=1)),
+        ("bindings.http_ssl_sni", op("reg.read", path=SSL_SNI_BINDING_KEY, depth=1)),
+        # Our own journal: activations still pending (facts/pending.py).
+        ("journal", op("journal.read", last=JOURNAL_RECORDS)),
     ]
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from . import errorlog
 from . import registry as reg
+from .service_sid import service_sid
 from .sqlbuild import normalise_setup_version, parse_version, tls12_verdict, version_text
 
 SQL_ROOT_KEY = r"HKLM\SOFTWARE\Microsoft\Microsoft SQL Server"
@@ -92,6 +93,22 @@ def _split_logs(files: Sequence[Mapping[str, Any]], current_path: str | None) ->
     return current, previous
 
 
+def normalise_thumbprint(value: str | None) -> str | None:
+    """``Certificate`` as SQL Server reads it: spaces dropped, case ignored; empty = none (section 2)."""
+    return (value or "").strip().replace(" ", "").lower() or None
+
+
+def netlib_settings(netlib: reg.Node | None) -> dict[str, Any]:
+    """The ``SuperSocketNetLib`` values SQL Server reads at start (section 2)."""
+    return {
+        "bound": normalise_thumbprint(reg.text(netlib, "Certificate")),
+        # SQLCheck treats the legacy "Encrypt" value like ForceEncryption (section 2).
+        "force_encryption": bool(reg.dword(netlib, "ForceEncryption")) or bool(reg.dword(netlib, "Encrypt")),
+        "force_strict": bool(reg.dword(netlib, "ForceStrict")),
+        "hide_instance": bool(reg.dword(netlib, "HideInstance")),
+    }
+
+
 def _clustered(root: reg.Node | None) -> tuple[bool, str | None]:
     cluster = reg.subkey(root, "Cluster")
     state = reg.subkey(root, "ClusterState")
@@ -119,10 +136,8 @@ def instance_facts(
     errorlog_path = _errorlog_path(parameters)
     current, previous = _split_logs(_for_instance(startup_logs, instance_id), errorlog_path)
     ev_current, ev_previous = _split_logs(_for_instance(evidence_logs, instance_id), errorlog_path)
-    bound = (reg.text(netlib, "Certificate") or "").strip().replace(" ", "").lower() or None
+    settings = netlib_settings(netlib)
     clustered, cluster_name = _clustered(root)
-    force_encryption = reg.dword(netlib, "ForceEncryption")
-    legacy_encrypt = reg.dword(netlib, "Encrypt")
     return {
         "id": instance_id,
         "name": name,
@@ -135,15 +150,17 @@ def instance_facts(
         "protocols": list(LEGACY_PROTOCOLS) + (["TLS 1.2"] if tls12["supported"] else []),
         "service": _service(services, engine_service),
         "agent": _service(services, agent_service),
+        # NT SERVICE\<engine service>, computed (docs/reference-windows-bindings.md 4): the
+        # identity that needs read access to the certificate's private key (section 4).
+        "service_sid": service_sid(engine_service),
         "certificate": {
-            "bound": bound,
+            "bound": settings["bound"],
             "loaded": errorlog.loaded_certificate([current, previous]),
             "load_problems": errorlog.load_problems(current),
         },
-        # SQLCheck treats the legacy "Encrypt" value like ForceEncryption (section 2).
-        "force_encryption": bool(force_encryption) or bool(legacy_encrypt),
-        "force_strict": bool(reg.dword(netlib, "ForceStrict")),
-        "hide_instance": bool(reg.dword(netlib, "HideInstance")),
+        "force_encryption": settings["force_encryption"],
+        "force_strict": settings["force_strict"],
+        "hide_instance": settings["hide_instance"],
         "clustered": clustered,
         "cluster_name": cluster_name,
         "hadr_enabled": reg.dword(reg.subkey(root, "MSSQLServer", "HADR"), "HADR_Enabled") == 1,

@@ -151,13 +151,23 @@ def cert_entry(
     prop9: str | None = None,
     key_provider: str | None = "Microsoft RSA SChannel Cryptographic Provider",
     key_spec: int | None = 1,
+    key_provider_type: int | None = 12,
+    key_acl: str | None = "D:PAI(A;;FA;;;SY)(A;;FA;;;BA)",
+    key_acl_error: dict | None = None,
 ) -> dict:
-    """One ``cert.list`` result row, as the agent sends it."""
+    """One ``cert.list`` result row with ``key_acl: true``, as the agent sends it."""
+    has_key = has_private_key
     return {
         "thumbprint": thumbprint(der),
         "der": base64.b64encode(der).decode(),
         "has_private_key": has_private_key,
-        "key_provider": key_provider if has_private_key else None,
-        "key_spec": key_spec if has_private_key else None,
+        "key_provider": key_provider if has_key else None,
+        "key_provider_type": key_provider_type if has_key else None,
+        "key_spec": key_spec if has_key else None,
+        "key_container": f"le-{thumbprint(der)[:8].lower()}" if has_key else None,
         "prop9": prop9,
+        "key_acl": {"kind": "cng" if key_provider_type == 0 else "csp", "sddl": key_acl}
+        if has_key and key_acl is not None and key_acl_error is None
+        else None,
+        "key_acl_error": key_acl_error if has_key else None,
     }

@@ -135,7 +135,10 @@ def test_op_results_from_the_client_are_accepted_as_they_are():
 
 def test_failed_reads_are_reported_in_gather_errors():
     raw = agent_results(Host())
-    raw[-1] = {"ok": False, "error": {"kind": "access_denied", "message": "System log"}}
+    raw[GATHER_KEYS.index("events.schannel")] = {
+        "ok": False,
+        "error": {"kind": "access_denied", "message": "System log"},
+    }
     facts = build_facts(raw, now=NOW)
     assert facts["gather_errors"] == [
         {"key": "events.schannel", "kind": "access_denied", "message": "System log"}

@@ -47,6 +47,23 @@ def test_the_batch_reads_every_concern_of_the_audit():
         "cluster.query",
         "cert.list",
         "event.count",
+        "journal.read",
     }
     events = by_key()["events.schannel"]
     assert (events["log"], events["provider"], events["ids"]) == ("System", "Schannel", [36874, 36888, 36887])
+
+
+def test_certificate_bindings_elsewhere_keys_and_the_journal_are_in_the_same_batch():
+    """reference-windows-bindings.md 1-3: RDP, WinRM listeners, http.sys (IP and SNI); facts/pending.py."""
+    ops = by_key()
+    assert ops["bindings.rdp"] == {
+        "op": "reg.read",
+        "path": r"HKLM\SYSTEM\CurrentControlSet\Control\Terminal Server\WinStations\RDP-Tcp",
+        "values": ["SSLCertificateSHA1Hash"],
+    }
+    assert ops["bindings.wsman"]["path"] == r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\WSMAN\Listener"
+    assert ops["bindings.http_ssl"]["path"].endswith(r"\Services\HTTP\Parameters\SslBindingInfo")
+    assert ops["bindings.http_ssl_sni"]["path"].endswith(r"\Services\HTTP\Parameters\SslSniBindingInfo")
+    assert {ops[k]["depth"] for k in ("bindings.wsman", "bindings.http_ssl", "bindings.http_ssl_sni")} == {1}
+    assert ops["certificates"]["key_acl"] is True
+    assert ops["journal"] == {"op": "journal.read", "last": 24}

@@ -8,6 +8,7 @@ rows. The hand-written JSON fixtures in ``fixtures/`` have the same shape.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -171,6 +172,12 @@ class Host:
     dlls: list[tuple[str, str]] = field(default_factory=list)
     events: dict[int, int] = field(default_factory=dict)
     cluster_node: bool = False
+    cluster_resources: list[dict[str, Any]] = field(default_factory=list)
+    # Other users of certificates (docs/reference-windows-bindings.md 1-3): thumbprints, upper case.
+    rdp_certificate: str | None = None  # None: the self-signed one (no SSLCertificateSHA1Hash)
+    winrm_https_certificate: str | None = None  # None: no HTTPS listener
+    http_sys: dict[str, str] = field(default_factory=dict)  # "0.0.0.0:443" -> thumbprint
+    journal_records: list[dict[str, Any]] = field(default_factory=list)  # journal.read records
 
 
 def compliant_2022_host(**changes: Any) -> Host:
@@ -425,6 +432,25 @@ def _dlls(h: Host) -> list[dict[str, Any]]:
     return rows
 
 
+def _binary(thumbprint: str) -> dict[str, Any]:
+    return {"type": "REG_BINARY", "data": base64.b64encode(bytes.fromhex(thumbprint)).decode()}
+
+
+def _wsman(h: Host) -> dict[str, Any]:
+    listeners = {"*+HTTP": key({"Port": dword(5985), "uriprefix": sz("wsman")})}
+    if h.winrm_https_certificate:
+        listeners["*+HTTPS"] = key(
+            {"Port": dword(5986), "uriprefix": sz("wsman"), "certThumbprint": sz(h.winrm_https_certificate)}
+        )
+    return key({}, listeners)
+
+
+def _http_sys(h: Host) -> dict[str, Any]:
+    if not h.http_sys:
+        return MISSING
+    return key({}, {endpoint: key({"SslCertHash": _binary(tp)}) for endpoint, tp in h.http_sys.items()})
+
+
 def agent_results(h: Host) -> list[dict[str, Any]]:
     """The ``results`` array of the agent's answer to ``gather_ops()`` for this host."""
     ops = dict(zip(GATHER_KEYS, gather_ops(), strict=True))
@@ -467,13 +493,27 @@ def agent_results(h: Host) -> list[dict[str, Any]]:
         "sql.services": ok(
             _services(h, ops["sql.services"]["names"], ops["sql.services"].get("prefixes", []))
         ),
-        "cluster": ok({"is_node": h.cluster_node, "cluster_name": None, "nodes": [], "resources": []}),
+        "cluster": ok(
+            {
+                "is_node": h.cluster_node,
+                "cluster_name": "CLU1" if h.cluster_node else None,
+                "nodes": [],
+                "resources": list(h.cluster_resources),
+            }
+        ),
         "certificates": ok(list(h.certificates)),
         "drivers.odbcinst": ok(_odbcinst(h, 64)),
         "drivers.odbcinst_wow64": ok(_odbcinst(h, 32)),
         "drivers.odbc_files": ok(_odbc_files(h, 64, r"HKLM\SOFTWARE\ODBC\ODBCINST.INI")),
         "drivers.odbc_files_wow64": ok(_odbc_files(h, 32, r"HKLM\SOFTWARE\WOW6432Node\ODBC\ODBCINST.INI")),
         "drivers.dlls": ok(_dlls(h)),
+        "bindings.rdp": ok(
+            key({"SSLCertificateSHA1Hash": _binary(h.rdp_certificate)} if h.rdp_certificate else {})
+        ),
+        "bindings.wsman": ok(_wsman(h)),
+        "bindings.http_ssl": ok(_http_sys(h)),
+        "bindings.http_ssl_sni": ok(MISSING),
+        "journal": ok({"records": list(h.journal_records)}),
         "events.schannel": ok(
             {
                 "counts": {str(i): h.events.get(i, 0) for i in (36874, 36888, 36887)},
