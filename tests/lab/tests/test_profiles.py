@@ -22,6 +22,8 @@ EXPECTED = {
     "s3": [3],
     "s4": [4],
     "s4-latent": [],
+    "s4-winrm-https": [4],
+    "s4-rdp": [4],
     "s5": [3, 5],
     "s6": [6],
     "s6-2019": [],
@@ -312,3 +314,52 @@ def test_profiles_parse_without_building() -> None:
     for path in profile_paths(PROFILES):
         profile = load_profile(path)
         assert profile.name == path.stem and profile.digest
+
+
+RDP_TCP = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp"
+LISTENER = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\WSMAN\\Listener"
+SSL_BINDING = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\HTTP\\Parameters\\SslBindingInfo"
+
+
+def thumbprint_of(state: HostState, name: str) -> str:
+    (cert,) = [c for c in state.cert_stores["My"] if c.name == name]
+    return cert.thumbprint
+
+
+def test_rdp_winrm_and_http_sys_certificates_are_stored_as_windows_stores_them(
+    fleet: dict[str, LabHost],
+) -> None:
+    """docs/reference-windows-bindings.md 1-3: thumbprint bytes for RDP and http.sys, hex text for WinRM."""
+    rdp = fleet["s4-rdp"].state
+    assert value(rdp, RDP_TCP, "SSLCertificateSHA1Hash") == bytes.fromhex(thumbprint_of(rdp, "rdp-md5"))
+    assert value(rdp, f"{LISTENER}\\*+HTTP", "Port") == 5985
+    assert reg.find_key(rdp.registry, f"{LISTENER}\\*+HTTPS") is None
+    winrm = fleet["s4-winrm-https"].state
+    weak = thumbprint_of(winrm, "host-sha512")
+    assert value(winrm, RDP_TCP, "PortNumber") == 3389
+    assert value(winrm, RDP_TCP, "SSLCertificateSHA1Hash") is None  # the self-signed one
+    assert value(winrm, f"{LISTENER}\\*+HTTPS", "certThumbprint") == weak
+    assert value(winrm, f"{LISTENER}\\*+HTTPS", "Port") == 5986
+    assert value(winrm, f"{SSL_BINDING}\\0.0.0.0:5986", "SslCertHash") == bytes.fromhex(weak)
+    app_id = value(winrm, f"{SSL_BINDING}\\0.0.0.0:5986", "AppId")
+    assert app_id == bytes.fromhex(
+        "adb9ebaf979b914a9ab5daf4d59122f6"
+    )  # {afebb9ad-9b97-4a91-9ab5-daf4d59122f6}
+
+
+def test_a_certificate_without_an_eku_extension_and_one_without_a_private_key(
+    fleet: dict[str, LabHost],
+) -> None:
+    state = fleet["s4-rdp"].state
+    md5 = certs.read_facts(next(c for c in state.cert_stores["My"] if c.name == "rdp-md5").der)
+    assert md5.eku_extension is None
+    renewal = next(c for c in state.cert_stores["My"] if c.name == "renewal-no-key")
+    assert not renewal.has_private_key
+    assert loaded_facts(state).subject_cn == "s4-rdp.lab.example.com"
+    assert sqlserver.loaded_certificate(state, "MSSQLSERVER").thumbprint == thumbprint_of(state, "rdp-md5")
+
+
+def test_a_binding_certificate_must_be_one_of_the_profile_certificates() -> None:
+    doc = base_profile(winrm_https_certificate="nope")
+    with pytest.raises(ProfileError, match="winrm_https_certificate: expected one of the certificate names"):
+        parse_profile(doc, "x.yml")

@@ -466,6 +466,53 @@ def _cluster_registry(reg: regmod.Registry, p: Profile) -> None:
         _set(reg, f"HKLM\\Cluster\\Nodes\\{i}", "NodeName", "REG_SZ", node)
 
 
+# ---- other users of certificates ----------------------------------------------------
+
+RDP_TCP = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp"
+WSMAN_LISTENER = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\WSMAN\\Listener"
+HTTP_PARAMETERS = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\HTTP\\Parameters"
+
+
+def _bindings_registry(reg: regmod.Registry, p: Profile, by_name: dict[str, StoredCert]) -> None:
+    """RDP, WinRM and http.sys as Windows stores them (docs/reference-windows-bindings.md 1-3).
+
+    RDP-Tcp exists on every host; `SSLCertificateSHA1Hash` (REG_BINARY, the 20 thumbprint bytes) only
+    when the listener has a custom certificate (absent = the self-signed one). WinRM: `*+HTTP` always
+    (the pristine export of section 2: Port 5985, uriprefix), `*+HTTPS` with `certThumbprint` (REG_SZ
+    hex) when the profile names a certificate. http.sys: `SslCertHash` (binary), `AppId` (binary GUID),
+    `DefaultFlags`, and `HostnamePort` under SslSniBindingInfo."""
+    _set(reg, RDP_TCP, "PortNumber", "REG_DWORD", 3389)
+    _set(reg, RDP_TCP, "SecurityLayer", "REG_DWORD", 2)
+    if p.rdp_certificate:
+        _set(
+            reg,
+            RDP_TCP,
+            "SSLCertificateSHA1Hash",
+            "REG_BINARY",
+            bytes.fromhex(by_name[p.rdp_certificate].thumbprint),
+        )
+    _set(reg, f"{WSMAN_LISTENER}\\*+HTTP", "Port", "REG_DWORD", 5985)
+    _set(reg, f"{WSMAN_LISTENER}\\*+HTTP", "uriprefix", "REG_SZ", "wsman")
+    if p.winrm_https_certificate:
+        https = f"{WSMAN_LISTENER}\\*+HTTPS"
+        _set(reg, https, "Port", "REG_DWORD", 5986)
+        _set(reg, https, "uriprefix", "REG_SZ", "wsman")
+        _set(reg, https, "hostname", "REG_SZ", f"{p.computer_name}.{p.dns_domain}".lower())
+        _set(reg, https, "certThumbprint", "REG_SZ", by_name[p.winrm_https_certificate].thumbprint)
+        _set(reg, https, "enabled", "REG_DWORD", 1)
+    for n, b in enumerate(p.http_sys_bindings):
+        if b.kind == "sni":
+            path = f"{HTTP_PARAMETERS}\\SslSniBindingInfo\\{n}"
+            _set(reg, path, "HostnamePort", "REG_SZ", b.endpoint)
+        else:
+            path = f"{HTTP_PARAMETERS}\\SslBindingInfo\\{b.endpoint}"
+        _set(reg, path, "SslCertHash", "REG_BINARY", bytes.fromhex(by_name[b.certificate].thumbprint))
+        _set(reg, path, "AppId", "REG_BINARY", uuid.UUID(b.app_id).bytes_le)
+        _set(reg, path, "DefaultFlags", "REG_DWORD", 0)
+        if b.store is not None:
+            _set(reg, path, "SslCertStoreName", "REG_SZ", b.store)
+
+
 # ---- overrides and assembly ---------------------------------------------------------
 
 
@@ -506,6 +553,8 @@ def build_host(p: Profile, now: dt.datetime, keys: certs.KeyCache) -> HostState:
         cert = make_cert(p, c, now, keys)
         stores.setdefault(c.store, []).append(cert)
         by_name[c.name] = cert
+
+    _bindings_registry(reg, p, by_name)
 
     instances = [_sql_instance(sql) for sql in p.sql_instances]
     services = [

@@ -162,6 +162,18 @@ class ClusterProfile:
 
 
 @dataclass(frozen=True)
+class HttpSysBinding:
+    """One http.sys SSL binding (reference-windows-bindings.md 3): `<ip>:<port>` under
+    SslBindingInfo, or `<host>:<port>` (kind sni) under SslSniBindingInfo."""
+
+    endpoint: str
+    certificate: str  # a profile certificate name
+    app_id: str = "{afebb9ad-9b97-4a91-9ab5-daf4d59122f6}"  # WinRM's (section 2)
+    kind: str = "ip"
+    store: str | None = None  # SslCertStoreName; None = not written (= MY)
+
+
+@dataclass(frozen=True)
 class RegistryOverride:
     path: str
     name: str | None = None
@@ -198,6 +210,10 @@ class Profile:
     service_states: tuple[tuple[str, str], ...] = ()
     utc_offset_minutes: int = 0
     time_zone: str = "UTC"
+    # Other users of certificates (reference-windows-bindings.md 1-3), by profile certificate name.
+    rdp_certificate: str | None = None
+    winrm_https_certificate: str | None = None
+    http_sys_bindings: tuple[HttpSysBinding, ...] = ()
 
 
 _START_MODES = ("Automatic", "Manual", "Disabled")
@@ -407,6 +423,23 @@ def _override(r: _Reader) -> RegistryOverride:
     return ov
 
 
+def _http_sys(r: _Reader) -> HttpSysBinding:
+    binding = HttpSysBinding(
+        endpoint=r.str("endpoint", required=True),
+        certificate=r.str("certificate", required=True),
+        app_id=r.str("app_id", "{afebb9ad-9b97-4a91-9ab5-daf4d59122f6}"),
+        kind=r.str("kind", "ip"),
+        store=r.str("store"),
+    )
+    r.done()
+    if binding.kind not in ("ip", "sni"):
+        raise ProfileError(f"{r.where}.kind: expected ip or sni, got {binding.kind!r}")
+    host, _sep, port = binding.endpoint.rpartition(":")
+    if not host or not port.isdigit():
+        raise ProfileError(f"{r.where}.endpoint: expected <address or host>:<port>, got {binding.endpoint!r}")
+    return binding
+
+
 def _paths(r: _Reader, key: str) -> tuple[str, ...]:
     items = r.list(key)
     if not all(isinstance(i, str) and i for i in items):
@@ -485,11 +518,28 @@ def parse_profile(doc: Any, where: str, digest: str = "") -> Profile:
         service_states=_service_states(r),
         utc_offset_minutes=r.int("utc_offset_minutes", 0),
         time_zone=r.str("time_zone", "UTC"),
+        rdp_certificate=r.str("rdp_certificate"),
+        winrm_https_certificate=r.str("winrm_https_certificate"),
+        http_sys_bindings=tuple(
+            _http_sys(_Reader(b, f"{where}.http_sys_bindings[{i}]"))
+            for i, b in enumerate(r.list("http_sys_bindings"))
+        ),
     )
     r.done()
     if not -720 <= profile.utc_offset_minutes <= 840:
         raise ProfileError(f"{where}.utc_offset_minutes: expected -720..840 (UTC-12:00 to UTC+14:00)")
     names = [c.name for c in profile.certificates]
+    named = [
+        ("rdp_certificate", profile.rdp_certificate),
+        ("winrm_https_certificate", profile.winrm_https_certificate),
+    ]
+    named += [
+        (f"http_sys_bindings[{i}].certificate", b.certificate)
+        for i, b in enumerate(profile.http_sys_bindings)
+    ]
+    for field_name, cert_name in named:
+        if cert_name is not None and cert_name not in names:
+            raise ProfileError(f"{where}.{field_name}: expected one of the certificate names {names}")
     for i, sql in enumerate(profile.sql_instances):
         if sql.certificate is not None and sql.certificate not in names:
             raise ProfileError(
