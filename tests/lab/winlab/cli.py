@@ -1,6 +1,7 @@
 """``python -m winlab``: start, inspect and stop a lab (one background supervisor per state directory).
 
     up      spawn the supervisor, wait until every endpoint answers, write the inventory
+            (``--copies N``: N clones of every profile, replicate.py)
     down    stop the supervisor's process group (SIGTERM, then SIGKILL) and verify nothing is left
     stats   counters of every host (``--reset`` returns them and starts again from zero)
     knobs   show or change latency / fault knobs
@@ -42,6 +43,7 @@ from .process import (
     supervisor_command,
     take_lock,
 )
+from .replicate import replicate_profiles
 from .server import HostAddress, validate_subnet
 from .supervisor import DEFAULT_RUNTIME_FACTORY, cmd_serve
 
@@ -75,6 +77,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         f"a lab is already running in {paths.root} (pid {read_pid(paths)}); "
         "run `python -m winlab down --state-dir ...` first",
     ) as lock:
+        profiles = replicate_profiles(profiles, args.copies, paths.root / "copies")
         return _start_supervisor(args, paths, subnet, profiles, lock.fileno())
 
 
@@ -252,6 +255,13 @@ def _count(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
+    return value
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 65535:
@@ -291,6 +301,12 @@ def build_parser() -> argparse.ArgumentParser:
     fleet_options(up)
     up.add_argument("--inventory", required=True, help="where to write the Ansible inventory")
     up.add_argument("--ready-timeout", type=float, default=60.0, help="seconds to wait for every endpoint")
+    up.add_argument(
+        "--copies",
+        type=_positive,
+        default=1,
+        help="serve N clones of every profile (<name>-<k>, written to STATE_DIR/copies), e.g. for benchmarks",
+    )
 
     down = command("down", cmd_down, "stop the lab")
     down.add_argument("--timeout", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL")

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime
 import hmac
 import ipaddress
 import json
 import logging
+import selectors
 import socket
+import socketserver
 import ssl
 import struct
 import threading
@@ -144,6 +147,14 @@ class _HostHTTPServer(ThreadingHTTPServer):
         self.tls = tls
         super().__init__((host.address, host.port), _Handler)
 
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind also sets server_name from socket.getfqdn(address): a reverse
+        # DNS lookup per host address (80 ms each here, 40 s for a 500-host fleet) for a name
+        # nothing reads. The host's own name stands in.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name = self.host.name
+        self.server_port = self.server_address[1]
+
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, address = super().get_request()
         if self.tls is not None:
@@ -256,6 +267,72 @@ class Listener(Protocol):
     def stop(self) -> None: ...
 
 
+class SharedAcceptor:
+    """One thread that accepts the connections of many listening WinRM servers.
+
+    A thread per host polling its socket every 0.2 s costs little for a dozen hosts; for
+    hundreds (``up --copies``) their wake-ups alone keep the GIL busy, and a fleet of 260 took
+    20 s to start. Here one thread waits on every listening socket in one selector, without
+    polling, and hands each ready socket to its server, which answers the request in a
+    thread of its own as before. Adding or removing a server is queued to that thread.
+    """
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._wake_reader.setblocking(False)
+        self._selector.register(self._wake_reader, selectors.EVENT_READ, None)
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, _HostHTTPServer | None, threading.Event]] = []
+        self._thread = threading.Thread(target=self._run, daemon=True, name="winrm-acceptor")
+        self._thread.start()
+
+    def add(self, server: _HostHTTPServer) -> None:
+        self._call("add", server)
+
+    def remove(self, server: _HostHTTPServer) -> None:
+        self._call("remove", server)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._call("close", None)
+            self._thread.join(timeout=5)
+
+    def _call(self, operation: str, server: _HostHTTPServer | None) -> None:
+        done = threading.Event()
+        with self._lock:
+            self._pending.append((operation, server, done))
+        self._wake_writer.send(b"\0")
+        if not done.wait(timeout=10):
+            raise RuntimeError(f"the WinRM acceptor did not {operation} a listener within 10 s")
+
+    def _run(self) -> None:
+        while True:
+            for key, _events in self._selector.select():
+                if key.data is None:
+                    with contextlib.suppress(BlockingIOError):
+                        self._wake_reader.recv(4096)
+                    continue
+                try:
+                    # What serve_forever() calls for a ready socket: accept, then a request thread.
+                    key.data._handle_request_noblock()
+                except Exception:  # one host's bad connection must not stop every host's accept
+                    log.exception("accepting a connection of %s failed", key.data.host.name)
+            with self._lock:
+                pending, self._pending = self._pending, []
+            for operation, server, done in pending:
+                if operation == "add" and server is not None:
+                    self._selector.register(server, selectors.EVENT_READ, server)
+                elif operation == "remove" and server is not None:
+                    self._selector.unregister(server)
+                done.set()
+                if operation == "close":
+                    self._selector.close()
+                    self._wake_reader.close()
+                    self._wake_writer.close()
+                    return
+
+
 class WinRMListener:
     def __init__(
         self,
@@ -263,11 +340,13 @@ class WinRMListener:
         endpoint: WsmanEndpoint,
         credentials: Credentials,
         tls: ssl.SSLContext | None = None,
+        acceptor: SharedAcceptor | None = None,
     ) -> None:
         self.host = host
         self.endpoint = endpoint
         self._credentials = credentials
         self._tls = tls
+        self._acceptor = acceptor
         self._server: _HostHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -280,6 +359,9 @@ class WinRMListener:
                 f"WinRM endpoint of {self.host.name} cannot bind "
                 f"{self.host.address}:{self.host.port}: {exc.strerror}",
             ) from exc
+        if self._acceptor is not None:
+            self._acceptor.add(self._server)
+            return
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.2},
@@ -290,7 +372,10 @@ class WinRMListener:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
+            if self._acceptor is not None:
+                self._acceptor.remove(self._server)
+            else:
+                self._server.shutdown()
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -315,11 +400,25 @@ class FleetConfig:
     receive_wait_s: float = 5.0
 
 
+HOSTS_PER_SUBNET = 254
+
+
 def host_address(subnet: str, index: int) -> str:
-    """Address of the index-th host (0-based): .1, .2, ... within the /24."""
-    if not 0 <= index < 254:
-        raise ValueError(f"host index {index}: a /24 lab subnet holds at most 254 hosts")
-    return f"{subnet}.{index + 1}"
+    """Address of the index-th host (0-based): .1 ... .254 of the subnet, then of the next /24s.
+
+    A fleet of more than 254 hosts (``up --copies``) continues in the following /24s of the
+    same /16: 127.77.0.1-254, then 127.77.1.1-254, and so on; every host keeps its own address.
+    """
+    if index < 0:
+        raise ValueError(f"host index {index}: expected 0 or more")
+    first, second, third = (int(p) for p in subnet.split("."))
+    block, offset = divmod(index, HOSTS_PER_SUBNET)
+    if third + block > 255:
+        raise ValueError(
+            f"host index {index}: past {subnet}.0/24 the fleet runs out of /24s in {first}.{second}.0.0/16; "
+            "choose a lower third octet in --subnet"
+        )
+    return f"{first}.{second}.{third + block}.{offset + 1}"
 
 
 def validate_subnet(subnet: str) -> str:
@@ -340,14 +439,17 @@ class ServedHost:
 @dataclass
 class Fleet:
     hosts: list[ServedHost]
+    acceptor: SharedAcceptor | None = None
 
     def stop(self) -> None:
-        # Hosts stop in parallel: each listener's shutdown waits out one poll interval.
+        # Hosts stop in parallel: a TDS listener's shutdown waits out one poll interval.
         threads = [threading.Thread(target=_stop_listeners, args=(host,)) for host in self.hosts]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        if self.acceptor is not None:
+            self.acceptor.close()
 
 
 def _stop_listeners(host: ServedHost) -> None:
@@ -367,7 +469,7 @@ def serve_fleet(
     if duplicates:
         raise ValueError(f"host names must be unique across profiles; repeated: {duplicates}")
     subnet = validate_subnet(config.subnet)
-    fleet = Fleet(hosts=[])
+    fleet = Fleet(hosts=[], acceptor=SharedAcceptor())
     try:
         for index, runtime in enumerate(runtimes):
             address = HostAddress(
@@ -377,7 +479,7 @@ def serve_fleet(
             served = ServedHost(runtime, address, endpoint)
             fleet.hosts.append(served)
             for listener in [
-                WinRMListener(address, endpoint, config.credentials, config.tls),
+                WinRMListener(address, endpoint, config.credentials, config.tls, fleet.acceptor),
                 *extra_listeners(runtime, address.address),
             ]:
                 listener.start()

@@ -27,6 +27,7 @@ from .server import (
     Credentials,
     ExtraListeners,
     FleetConfig,
+    host_address,
     no_extra_listeners,
     self_signed_certificate,
     serve_fleet,
@@ -67,9 +68,15 @@ def _serve_locked(args: argparse.Namespace, paths: StatePaths, log: logging.Logg
     if not runtimes:
         raise LabError(f"--runtime-factory {args.runtime_factory}: returned no hosts for {args.profiles}")
     subnet = validate_subnet(args.subnet)
+    # Where each host will listen (serve_fleet's order): profiles may name another host's address.
+    addresses = {runtime.name: host_address(subnet, index) for index, runtime in enumerate(runtimes)}
+    for runtime in runtimes:
+        resolve = getattr(runtime, "resolve_addresses", None)
+        if callable(resolve):
+            resolve(addresses)
     tls = None
     if args.https:
-        cert, key = self_signed_certificate([f"{subnet}.{i + 1}" for i in range(len(runtimes))])
+        cert, key = self_signed_certificate([host_address(subnet, i) for i in range(len(runtimes))])
         write_private(paths.tls_cert, cert)
         write_private(paths.tls_key, key)
         tls = tls_context(paths.tls_cert, paths.tls_key)
@@ -87,7 +94,13 @@ def _serve_locked(args: argparse.Namespace, paths: StatePaths, log: logging.Logg
     try:
         hosts = tuple(describe_host(h.runtime, h.address) for h in fleet.hosts)
         write_manifest(paths.root, Manifest(pid=os.getpid(), username=USERNAME, hosts=hosts))
-        log.info("serving %d hosts on %s.1-%d port %d", len(hosts), subnet, len(hosts), args.port)
+        log.info(
+            "serving %d hosts on %s-%s port %d",
+            len(hosts),
+            hosts[0].address.address,
+            hosts[-1].address.address,
+            args.port,
+        )
         stop.wait()
         log.info("stopping")
     finally:

@@ -1,8 +1,9 @@
 """Helpers for tests that need a lab: start one in the background, talk to it, always stop it.
 
 ``running_lab`` runs the real CLI (``python -m winlab up`` / ``down``) on a
-fresh state directory, a random 127.<100-250>.<0-255>.0/24 subnet and a free
-port, so it never collides with an operator's lab on 127.77.0.x:5985.
+fresh state directory, a random 127.<100-250>.<0-251>.0/24 subnet (a fleet past 254 hosts
+goes on in the next /24s) and a free port, so it never collides with an operator's lab on
+127.77.0.x:5985.
 
 ``EchoRuntime`` is a stand-in host for transport tests: it runs nothing and
 answers with what it received, so WinRM behaviour can be checked without the
@@ -132,6 +133,8 @@ class RunningLab:
     state_dir: Path
     inventory: Path
     hosts: dict[str, HostAddress]
+    # The supervisor's process id: the lab's own CPU and memory, to tell apart from a client's.
+    supervisor_pid: int = 0
 
     # ---- what the lab wrote into its inventory, as a playbook sees it
 
@@ -205,7 +208,8 @@ def free_port(address: str) -> int:
 
 
 def random_subnet() -> str:
-    return f"127.{random.randint(100, 250)}.{random.randint(0, 255)}"
+    # Room for four /24s after it: up to 1016 hosts (server.host_address).
+    return f"127.{random.randint(100, 250)}.{random.randint(0, 251)}"
 
 
 @contextmanager
@@ -217,11 +221,15 @@ def running_lab(
     tds: bool = True,
     state_dir: Path | None = None,
     https: bool = False,
+    copies: int = 1,
+    ready_timeout: float = 60.0,
 ) -> Iterator[RunningLab]:
     """Start a lab serving ``profiles`` (files or directories); always stop it on exit.
 
     ``runtime_factory`` replaces the host model (e.g. ``winlab.testing:echo_fleet``,
-    which needs ``tds=False``: TDS endpoints read the host model's state).
+    which needs ``tds=False``: TDS endpoints read the host model's state). ``copies``
+    serves that many clones of every profile (``up --copies``); a large fleet needs a
+    longer ``ready_timeout`` the first time its hosts are built in ``state_dir``.
     """
     with tempfile.TemporaryDirectory(prefix="winlab-") as scratch:
         lab_dir = Path(state_dir) if state_dir is not None else Path(scratch) / "lab"
@@ -232,12 +240,18 @@ def running_lab(
             *(["--https"] if https else []),
             *(["--runtime-factory", runtime_factory] if runtime_factory else []),
             *([] if tds else ["--no-tds"]),
+            *(["--copies", str(copies)] if copies != 1 else []),
+            "--ready-timeout",
+            str(ready_timeout),
         ]
-        _up(lab_dir, inventory, [*options, "--profiles", *map(str, profiles)])
+        _up(lab_dir, inventory, [*options, "--profiles", *map(str, profiles)], timeout=ready_timeout + 30)
         try:
             manifest = read_manifest(lab_dir)
             yield RunningLab(
-                state_dir=lab_dir, inventory=inventory, hosts={h.name: h.address for h in manifest.hosts}
+                state_dir=lab_dir,
+                inventory=inventory,
+                hosts={h.name: h.address for h in manifest.hosts},
+                supervisor_pid=manifest.pid,
             )
         finally:
             down = lab_command("down", "--state-dir", str(lab_dir))
@@ -245,7 +259,7 @@ def running_lab(
                 raise RuntimeError(f"winlab down failed:\n{down.stderr}{down.stdout}")
 
 
-def _up(lab_dir: Path, inventory: Path, options: list[str]) -> None:
+def _up(lab_dir: Path, inventory: Path, options: list[str], timeout: float = 90) -> None:
     failure = ""
     for _attempt in range(3):  # another process may take the port or subnet first: pick again
         subnet = random_subnet()
@@ -260,6 +274,7 @@ def _up(lab_dir: Path, inventory: Path, options: list[str]) -> None:
             "--port",
             str(free_port(subnet + ".1")),
             *options,
+            timeout=timeout,
         )
         if result.returncode == 0:
             return
