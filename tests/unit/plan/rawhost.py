@@ -1,7 +1,8 @@
 """Apply agent write ops to the raw results of the gather batch, as the agent would on the host.
 
 Test support for "apply the plan, gather again, plan again: nothing left to do": the ops of a
-plan edit the ``reg.read`` nodes (and the cmdlet suite list) of ``winhost.agent_results``, then
+plan edit the ``reg.read`` nodes (the cmdlet suite list, and property 9 and the key DACLs of the
+``cert.list`` rows) of ``winhost.agent_results``, then
 ``build_facts`` reads them back. ``expect`` preconditions are checked like the agent checks
 them (docs/agent-protocol.md), so a plan whose preconditions are wrong fails here too.
 """
@@ -109,8 +110,36 @@ class RawHost:
             self._node(op["path"], create=True)
         elif kind in ("tls.suite.disable", "tls.suite.enable"):
             self._apply_suite(op)
+        elif kind in ("cert.prop.set", "cert.prop.clear", "cert.key.acl.set"):
+            self._apply_cert(op)
         else:
             raise AssertionError(f"rawhost cannot apply {kind}")
+
+    def certificate(self, thumbprint: str) -> dict[str, Any]:
+        """The ``cert.list`` row of a certificate (LocalMachine\\My), as the agent keeps it."""
+        rows = self.results[GATHER_KEYS.index("certificates")]["data"]
+        for row in rows:
+            if row["thumbprint"].upper() == thumbprint.upper():
+                return row
+        raise PreconditionFailed(f"certificate {thumbprint} not found")  # the agent's not_found
+
+    def _apply_cert(self, op: dict[str, Any]) -> None:
+        """Property 9 kept as the raw base64 the agent lists (``prop9``), the key DACL as SDDL;
+        ``expect`` compared exactly, as docs/agent-protocol.md says."""
+        row = self.certificate(op["thumbprint"])
+        if op["op"] == "cert.key.acl.set":
+            acl = row.get("key_acl")
+            if acl is None:
+                raise PreconditionFailed(f"{op}: no private key DACL")
+            if op.get("expect") != {"data": acl["sddl"]}:
+                raise PreconditionFailed(f"{op}: found {acl['sddl']}")
+            acl["sddl"] = op["sddl"]
+            return
+        assert op["prop_id"] == 9, op
+        current = row.get("prop9")
+        if "expect" in op and op["expect"] != (None if current is None else {"data": current}):
+            raise PreconditionFailed(f"{op}: found {current}")
+        row["prop9"] = op["data"] if op["op"] == "cert.prop.set" else None
 
     def _apply_suite(self, op: dict[str, Any]) -> None:
         rows = self.results[GATHER_KEYS.index("suites.cmdlet")]["data"]
@@ -143,6 +172,11 @@ class RawHost:
         """A read op of a rollback probe, answered from the same raw nodes."""
         if op["op"] == "tls.suites":
             return copy.deepcopy(self.results[GATHER_KEYS.index("suites.cmdlet")]["data"])
+        if op["op"] == "cert.prop.get":
+            data = self.certificate(op["thumbprint"]).get("prop9")
+            return {"present": data is not None, "data": data}
+        if op["op"] == "cert.list":
+            return [copy.deepcopy(self.certificate(t)) for t in op["thumbprints"]]
         assert op["op"] == "reg.read", op
         node = self._node(op["path"], create=False)
         if node is None:
