@@ -26,7 +26,7 @@ from .agent.ops import op
 from .facts.build import SCHEMA_VERSION, build_facts
 from .facts.gather import gather_ops
 from .journal.record import JournalError, check_run_id, new_run_id
-from .plan.apply import converge
+from .plan.apply import Outcome, converge
 from .plan.model import Plan
 from .plan.result import module_result
 
@@ -138,11 +138,13 @@ def run_fix(
     make_plan: Callable[[Mapping[str, Any]], Plan],
     check_mode: bool,
     diff: bool,
+    extend: Callable[[Outcome, bool], Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The shared run of every fix module: facts, plan, apply (or not), result.
 
     Facts come from the ``facts`` argument or ``ansible_facts.mssql_tls``; only when neither
     exists does the module gather (one batch). An empty plan costs no further round trip.
+    ``extend(outcome, check_mode)`` adds module-specific fields to the result (pure, no round trip).
     """
     now = _utc_now()
     try:
@@ -163,7 +165,7 @@ def run_fix(
         module=module,
         now=now,
     )
-    return module_result(
+    result = module_result(
         outcome,
         check_mode=check_mode,
         diff=diff,
@@ -171,6 +173,9 @@ def run_fix(
         run_id=run_id,
         gathered=gathered,
     )
+    if extend is not None:
+        result.update(extend(outcome, check_mode))
+    return result
 
 
 def poll_os_info(connection: Any) -> Callable[[], Mapping[str, Any]]:

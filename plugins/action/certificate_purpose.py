@@ -1,0 +1,62 @@
+"""mssql.tls.certificate_purpose: take Server Authentication away from the weak certificates SQL Server uses.
+
+Writes certificate property 9, never the extension (plan/certificates.py). Plans from the facts
+the play gathered (no round trip when nothing changes), applies in one journaled agent batch
+with compare-and-set, and hands the next task facts that show its writes.
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible_collections.mssql.tls.plugins.plugin_utils.ansible_adapter import run_fix
+from ansible_collections.mssql.tls.plugins.plugin_utils.i18n.catalog import LANGUAGES
+from ansible_collections.mssql.tls.plugins.plugin_utils.plan.certificates import (
+    DEFAULT_HASHES,
+    PolicyError,
+    plan_certificate_purpose,
+    purpose_policy,
+    scope_instances,
+)
+from ansible_collections.mssql.tls.plugins.plugin_utils.plan.overlay import certificate_extras
+
+ARGUMENT_SPEC = {
+    "hashes": {"type": "list", "elements": "str", "default": list(DEFAULT_HASHES)},
+    "thumbprints": {"type": "list", "elements": "str", "default": []},
+    "keep_if_unrestricted": {"type": "list", "elements": "str", "default": ["client_auth"]},
+    "force": {"type": "bool", "default": False},
+    "facts": {"type": "dict"},
+    "run_id": {"type": "str"},
+    "lang": {"type": "str", "default": "en", "choices": list(LANGUAGES)},
+}
+
+
+class ActionModule(ActionBase):
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        del tmp
+        result = super().run(task_vars=task_vars)
+        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
+        try:
+            policy = purpose_policy(
+                args["hashes"], args["thumbprints"], args["keep_if_unrestricted"], args["force"]
+            )
+        except PolicyError as exc:
+            raise AnsibleActionFail(str(exc)) from None
+        result.update(
+            run_fix(
+                self._connection,
+                args,
+                task_vars,
+                module="certificate_purpose",
+                make_plan=lambda facts: plan_certificate_purpose(facts, policy),
+                check_mode=self._task.check_mode,
+                diff=self._task.diff,
+                extend=lambda outcome, check: certificate_extras(
+                    outcome, check, scope_instances(outcome.facts, policy)
+                ),
+            )
+        )
+        return result
