@@ -28,6 +28,10 @@ scenarios 1-5, not for 6); otherwise ``starvation`` when queue >= 1000 ms and qu
 is at least half of the time (login/worker starvation: scenario 6 on SQL Server 2017
 and earlier, reference 14); otherwise ``other`` (slow client or network reads, SSPI,
 login validation, short queueing, a line without timings).
+
+A 17830 message usually ends with ``[CLIENT: <address>]`` (reference 14a); ``clients``
+counts the lines per address as written (``<local machine>`` for a local connection), so
+the fleet pairing can tell which hosts connect to the instance.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ _LOAD_PROBLEM = re.compile(
 _HEADER = re.compile(r"Error: (17830|17197), Severity")
 _NETWORK_ERROR = re.compile(r"Network error code (0x[0-9A-Fa-f]+) occurred while establishing a connection")
 _LOGIN_TIMEOUT = re.compile(r"Login failed due to timeout")
+_CLIENT = re.compile(r"\[CLIENT: ([^\]]+)\]")
 WSAECONNRESET = 0x2746
 
 
@@ -138,6 +143,7 @@ def evidence(lines: Iterable[str]) -> dict[str, Any]:
     counts = {"17830": 0, "17830_0x2746": 0, "17197": 0}
     sums = {"total": 0, "enqueued": 0, "establishing SSL": 0}
     classes = {name: {"count": 0, "total_ms": 0, "queue_ms": 0, "ssl_ms": 0} for name in LOGIN_CLASSES}
+    clients: dict[str, dict[str, int]] = {}
     pending: str | None = None  # an "Error: n" header waiting for its message line
     for line in lines:
         header = _HEADER.search(line)
@@ -149,7 +155,13 @@ def evidence(lines: Iterable[str]) -> dict[str, Any]:
         network = _NETWORK_ERROR.search(line)
         if network:
             counts["17830"] += 1
-            if int(network[1], 16) == WSAECONNRESET:
+            reset = int(network[1], 16) == WSAECONNRESET
+            client = _CLIENT.search(line)
+            if client:
+                seen = clients.setdefault(client[1].strip(), {"errors_17830": 0, "errors_17830_10054": 0})
+                seen["errors_17830"] += 1
+                seen["errors_17830_10054"] += int(reset)
+            if reset:
                 counts["17830_0x2746"] += 1
                 timings = login_timings(line)
                 for name in sums:
@@ -178,4 +190,5 @@ def evidence(lines: Iterable[str]) -> dict[str, Any]:
             "establishing_ssl": sums["establishing SSL"],
         },
         "classes_10054": classes,
+        "clients": [{"address": address, **clients[address]} for address in sorted(clients)],
     }
