@@ -11,6 +11,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.mssql.tls.plugins.plugin_utils.ansible_adapter import run_fix
 from ansible_collections.mssql.tls.plugins.plugin_utils.i18n.catalog import LANGUAGES
+from ansible_collections.mssql.tls.plugins.plugin_utils.plan.gate import PeerError, parse_peers
 from ansible_collections.mssql.tls.plugins.plugin_utils.plan.protocols import (
     PolicyError,
     plan_protocol_changes,
@@ -29,6 +30,7 @@ SWITCHES = {
 ARGUMENT_SPEC = {
     "protocols": {"type": "dict", "default": {}},
     **{name: {"type": "bool", "default": default} for name, default in SWITCHES.items()},
+    "peers": {"type": "list", "elements": "raw", "default": []},
     "facts": {"type": "dict"},
     "run_id": {"type": "str"},
     "lang": {"type": "str", "default": "en", "choices": list(LANGUAGES)},
@@ -45,7 +47,8 @@ class ActionModule(ActionBase):
         args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
         try:
             policy = protocol_policy(args["protocols"], **{name: args[name] for name in SWITCHES})
-        except PolicyError as exc:
+            peers = parse_peers(args["peers"])
+        except (PolicyError, PeerError) as exc:
             raise AnsibleActionFail(str(exc)) from None
         result.update(
             run_fix(
@@ -53,7 +56,7 @@ class ActionModule(ActionBase):
                 args,
                 task_vars,
                 module="schannel_protocols",
-                make_plan=lambda facts: plan_protocol_changes(facts, policy),
+                make_plan=lambda facts: plan_protocol_changes(facts, policy, peers),
                 check_mode=self._task.check_mode,
                 diff=self._task.diff,
             )

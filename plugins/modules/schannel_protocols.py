@@ -22,7 +22,8 @@ description:
   - A safety gate refuses to disable TLS 1.0/1.1 while something still needs them, names each blocker
     with the upgrade that clears it, and applies the rest of the plan. Server-side changes are blocked
     by SQL Server builds without TLS 1.2 (KB3135244, branch-aware for the GDR and CU builds of 2012 and
-    2014). Client-side changes are blocked by installed client drivers without TLS 1.2 (including the
+    2014) and by client hosts that connect to this host and speak nothing newer (O(peers)).
+    Client-side changes are blocked by installed client drivers without TLS 1.2 (including the
     C(SQL Server) ODBC driver and SQLOLEDB built into Windows, see O(builtin_driver_blocks)) and by a
     .NET Framework that cannot use TLS 1.2. It never leaves a side without any protocol and never
     disables TLS 1.2 on a SQL Server host unless forced.
@@ -74,6 +75,21 @@ options:
         scenario 1 that was chosen.
     type: bool
     default: true
+  peers:
+    description:
+      - The client hosts that connect to the SQL Server instances of this host, as the fleet pairing
+        (M(mssql.tls.pairing), its C(peers) for this host) reports them. Disabling a protocol on the
+        server side is refused while one of them can use nothing else; the blocker names the client
+        host and its driver.
+      - Each item is a mapping - C(host) and C(driver) (strings), C(protocols) (the TLS versions the
+        driver can use and its host's client side allows, e.g. C([TLS 1.0, TLS 1.1])), and optionally
+        C(source) (C(declared), C(observed) or C(assumed), default C(declared)), C(family) (e.g.
+        C(SNAC11), C(MDAC)) and C(clears_with) (the upgrade that gives the driver TLS 1.2).
+      - The built-in C(SQL Server) ODBC driver and SQLOLEDB (family C(MDAC)) of a client host follow
+        O(builtin_driver_blocks) - with C(false) they give a named warning instead of a blocker.
+    type: list
+    elements: raw
+    default: []
   force:
     description:
       - Override the safety gate. The result records every blocker that was forced. Leaving a side
@@ -141,6 +157,11 @@ EXAMPLES = r"""
 - name: Proceed although the built-in ODBC driver lacks TLS 1.2 (nothing uses it here)
   mssql.tls.schannel_protocols:
     builtin_driver_blocks: false
+
+- name: Keep TLS 1.0 on the server side while an application server still needs it (fleet pairing)
+  mssql.tls.schannel_protocols:
+    peers:
+      - {host: app01, driver: SQL Server Native Client 11.0, protocols: [TLS 1.0], source: observed}
 
 - name: Reboot only when the change needs it
   mssql.tls.reboot:

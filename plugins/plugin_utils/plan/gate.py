@@ -44,15 +44,77 @@ DRIVER_UPGRADES = {
 
 @dataclass(frozen=True)
 class Peer:
-    """A client host known to connect to this server (fleet pairing), and what it can speak."""
+    """A client host known to connect to this server (fleet pairing), and what it can speak.
+
+    ``protocols``: what the driver can use and the client side of that host's Schannel
+    allows. ``family`` (facts/drivers.family, else derived from ``driver``) and
+    ``clears_with`` (what gives the driver TLS 1.2) come from the pairing when it knows them.
+    """
 
     host: str
     driver: str
     protocols: frozenset[str]
     source: str = "declared"
+    family: str | None = None
+    clears_with: str | None = None
+
+    @property
+    def driver_family(self) -> str | None:
+        return self.family or family(self.driver)
 
 
 Peers = Sequence[Peer]
+PEER_SOURCES = ("declared", "observed", "assumed")
+
+
+class PeerError(ValueError):
+    """A ``peers`` argument that does not describe client hosts; the message names the field."""
+
+
+def parse_peers(items: Any) -> list[Peer]:
+    """Peers from plain data (module arguments, the pairing step's output), checked field by field."""
+    if items is None:
+        return []
+    if not isinstance(items, Sequence) or isinstance(items, str | bytes):
+        raise PeerError(
+            f"peers: expected a list of {{host, driver, protocols, source}}, got {type(items).__name__}"
+        )
+    peers = []
+    for index, item in enumerate(items):
+        where = f"peers[{index}]"
+        if not isinstance(item, Mapping):
+            raise PeerError(f"{where}: expected a mapping with host, driver, protocols, got {item!r}")
+        unknown = set(item) - {"host", "driver", "protocols", "source", "family", "clears_with"}
+        if unknown:
+            raise PeerError(f"{where}: unknown field(s) {sorted(unknown)}")
+        for name in ("host", "driver"):
+            if not isinstance(item.get(name), str) or not item[name]:
+                raise PeerError(f"{where}.{name}: expected a non-empty string, got {item.get(name)!r}")
+        protocols = item.get("protocols")
+        if not isinstance(protocols, Sequence) or isinstance(protocols, str | bytes):
+            raise PeerError(f"{where}.protocols: expected a list of protocol names, got {protocols!r}")
+        for p_index, protocol in enumerate(protocols):
+            if protocol not in PROTOCOLS:
+                raise PeerError(
+                    f"{where}.protocols[{p_index}]: expected one of {list(PROTOCOLS)}, got {protocol!r}"
+                )
+        source = item.get("source", "declared")
+        if source not in PEER_SOURCES:
+            raise PeerError(f"{where}.source: expected one of {list(PEER_SOURCES)}, got {source!r}")
+        for name in ("family", "clears_with"):
+            if item.get(name) is not None and not isinstance(item[name], str):
+                raise PeerError(f"{where}.{name}: expected a string, got {item[name]!r}")
+        peers.append(
+            Peer(
+                host=item["host"],
+                driver=item["driver"],
+                protocols=frozenset(protocols),
+                source=source,
+                family=item.get("family"),
+                clears_with=item.get("clears_with"),
+            )
+        )
+    return peers
 
 
 def _side_after(fact: Mapping[str, Any], state: str) -> bool:
@@ -116,8 +178,11 @@ def _instance_blockers(facts: Mapping[str, Any], before: set[str], after: set[st
     return blockers
 
 
-def _peer_blockers(peers: Peers, before: set[str], after: set[str]) -> list[Blocker]:
-    blockers = []
+def _peer_blockers(
+    peers: Peers, before: set[str], after: set[str], builtin_driver_blocks: bool
+) -> tuple[list[Blocker], list[PlanWarning]]:
+    blockers: list[Blocker] = []
+    warnings: list[PlanWarning] = []
     for peer in peers:
         had, keeps = _tls(peer.protocols) & _tls(before), _tls(peer.protocols) & _tls(after)
         if had and not keeps:
@@ -127,15 +192,21 @@ def _peer_blockers(peers: Peers, before: set[str], after: set[str]) -> list[Bloc
                 "protocols": sorted(peer.protocols),
                 "source": peer.source,
             }
-            blockers.append(
-                Blocker(
-                    "client_host_without_tls12",
-                    f"server:{peer.host}",
-                    data,
-                    DRIVER_UPGRADES.get(family(peer.driver) or "", "a driver with TLS 1.2"),
-                )
+            clears = peer.clears_with or DRIVER_UPGRADES.get(
+                peer.driver_family or "", "a driver with TLS 1.2"
             )
-    return blockers
+            if peer.driver_family == "MDAC" and not builtin_driver_blocks:
+                # As on the client side: nothing shows whether an application uses the built-in driver.
+                warnings.append(
+                    PlanWarning(
+                        "builtin_driver_peer_without_tls12",
+                        f"server:{peer.host}",
+                        {**data, "clears_with": clears},
+                    )
+                )
+                continue
+            blockers.append(Blocker("client_host_without_tls12", f"server:{peer.host}", data, clears))
+    return blockers, warnings
 
 
 def _driver_groups(
@@ -262,8 +333,12 @@ def check_protocols(
     after = protocols_after(facts, states)
 
     server = _instance_blockers(facts, before["server"], after["server"])
-    server += _peer_blockers(peers or (), before["server"], after["server"])
+    peer_blockers, peer_warnings = _peer_blockers(
+        peers or (), before["server"], after["server"], builtin_driver_blocks
+    )
+    server += peer_blockers
     client, warnings = _driver_blockers(facts, before["client"], after["client"], builtin_driver_blocks)
+    warnings = peer_warnings + warnings
     client += _dotnet_blockers(facts, _strong_crypto_after(facts, dotnet_strong_crypto))
     for side, found in (("server", server), ("client", client)):
         refusals = [b for b in found if not b.unfixable]
