@@ -1,4 +1,4 @@
-"""mssql.tls.audit_report: write the fleet report of an audit on the controller."""
+"""mssql.tls.audit_report: write the fleet report of an audit on the controller (or merge slices' reports)."""
 
 from __future__ import annotations
 
@@ -25,13 +25,15 @@ from ansible_collections.mssql.tls.plugins.plugin_utils.report.files import (
 from ansible_collections.mssql.tls.plugins.plugin_utils.report.html_report import render_html
 from ansible_collections.mssql.tls.plugins.plugin_utils.report.junit import render_junit
 from ansible_collections.mssql.tls.plugins.plugin_utils.report.markdown import render_markdown
+from ansible_collections.mssql.tls.plugins.plugin_utils.report.merge import MergeError, merge_reports
 from ansible_collections.mssql.tls.plugins.plugin_utils.report.summary import fail_message, summary_lines
 
 FORMATS = ("json", "md", "html", "junit")
 FILE_NAMES = {"json": "report.json", "md": "report.md", "html": "report.html", "junit": "junit.xml"}
 
 ARGUMENT_SPEC = {
-    "hosts": {"type": "list", "elements": "str", "required": True},
+    "hosts": {"type": "list", "elements": "str"},
+    "merge_reports": {"type": "list", "elements": "path"},
     "dest": {"type": "path", "required": True},
     "lang": {"type": "str", "default": "en", "choices": list(LANGUAGES)},
     "fail_on": {"type": "str", "default": "none", "choices": ["none", *SEVERITIES[1:]]},
@@ -52,18 +54,33 @@ class ActionModule(ActionBase):
         del tmp
         result = super().run(task_vars=task_vars)
         args = self.validate_argument_spec(
-            argument_spec=ARGUMENT_SPEC, required_by={"before_facts_var": ["before_assessment_var"]}
+            argument_spec=ARGUMENT_SPEC,
+            required_by={"before_facts_var": ["before_assessment_var"]},
+            required_one_of=[["hosts", "merge_reports"]],
+            mutually_exclusive=[
+                ["hosts", "merge_reports"],
+                ["merge_reports", "before_facts_var"],
+                ["merge_reports", "before_assessment_var"],
+            ],
         )[1]
         task_vars = task_vars or {}
-        hostvars = task_vars.get("hostvars") or {}
-        unknown = [h for h in args["hosts"] if h not in hostvars]
-        if unknown:
-            raise AnsibleActionFail(f"hosts: not in the inventory: {', '.join(unknown)}")
-
         lang = args["lang"]
 
         def text(key: str, **params: object) -> str:
             return message(key, lang, **params)
+
+        dest = Path(args["dest"])
+        if args["merge_reports"] is not None:
+            if args["change_vars"]:
+                raise AnsibleActionFail("parameters are mutually exclusive: merge_reports|change_vars")
+            report = self._merged(args["merge_reports"], lang, dest)
+            result.update(self._write(report, args, dest, lang))
+            return result
+
+        hostvars = task_vars.get("hostvars") or {}
+        unknown = [h for h in args["hosts"] if h not in hostvars]
+        if unknown:
+            raise AnsibleActionFail(f"hosts: not in the inventory: {', '.join(unknown)}")
 
         facts_var, assessment_var = args["facts_var"], args["assessment_var"]
         change = bool(args["before_assessment_var"] or args["change_vars"])
@@ -89,7 +106,6 @@ class ActionModule(ActionBase):
         else:
             hosts = [host_result(name, hostvars[name], facts_var, assessment_var) for name in args["hosts"]]
         titles = {n: message(f"scenario.{n}", lang) for n in SCENARIOS}
-        dest = Path(args["dest"])
 
         def build(generated_utc: str) -> dict:
             report = build_report(
@@ -100,6 +116,40 @@ class ActionModule(ActionBase):
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         report = build(now)
         report = build(previous_generated_utc(dest, report) or now)
+        result.update(self._write(report, args, dest, lang))
+        return result
+
+    @staticmethod
+    def _merged(sources: list, lang: str, dest: Path) -> dict:
+        """The fleet report of the slices' report.json files (a directory stands for its report.json)."""
+        documents = []
+        for source in sources:
+            path = Path(source)
+            if path.is_dir():
+                path = path / FILE_NAMES["json"]
+            try:
+                documents.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError) as exc:
+                raise AnsibleActionFail(f"merge_reports: cannot read {path}: {exc}") from None
+        try:
+            report = merge_reports(documents)
+        except MergeError as exc:
+            raise AnsibleActionFail(
+                f"merge_reports: {exc} (in the order given: {', '.join(map(str, sources))})"
+            ) from None
+        if report["lang"] != lang:
+            raise AnsibleActionFail(
+                f"lang: the slices' reports are in {report['lang']!r}; "
+                f"set lang: {report['lang']} to merge them"
+            )
+        # The same timestamp as an identical report already in dest, so an unchanged merge writes nothing.
+        previous = previous_generated_utc(dest, report)
+        return {**report, "generated_utc": previous} if previous else report
+
+    @staticmethod
+    def _write(report: dict, args: dict, dest: Path, lang: str) -> dict:
+        def text(key: str, **params: object) -> str:
+            return message(key, lang, **params)
 
         renderers = {
             "json": lambda: json.dumps(report, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
@@ -114,14 +164,13 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(f"dest: cannot write the report into {dest}: {exc}") from None
 
         failing = reaches_fail_level(report, args["fail_on"])
-        result.update(
-            changed=bool(written),
-            dest=str(dest),
-            files=sorted(str(dest / name) for name in files),
-            written=sorted(written),
-            summary=report["summary"],
-            summary_lines=summary_lines(report, lang),
-            fail_level_reached=failing,
-            fail_message=fail_message(report, args["fail_on"], lang) if failing else "",
-        )
-        return result
+        return {
+            "changed": bool(written),
+            "dest": str(dest),
+            "files": sorted(str(dest / name) for name in files),
+            "written": sorted(written),
+            "summary": report["summary"],
+            "summary_lines": summary_lines(report, lang),
+            "fail_level_reached": failing,
+            "fail_message": fail_message(report, args["fail_on"], lang) if failing else "",
+        }

@@ -29,15 +29,31 @@ description:
     longer in C(ansible_play_hosts)) is reported as failed, with the message of the first failed result
     of O(change_vars) when there is one. When its facts after the run are the ones gathered before
     (same C(gathered_at)), it never reached the audit after the run and is reported as not audited.
+  - "Slices: with O(merge_reports) instead of O(hosts), the module reads the C(report.json) of several
+    runs over parts of the fleet (AWX/AAP job slices, C(--limit) per site) and writes the report one run
+    over every host would have written: the hosts of all slices, the summary counted again over them
+    (C(summary.remediation) too). The slices must be in one language (O(lang)), of one kind (audit, or
+    before/after) and from the same version of the collection; a host in two slices with different
+    results is refused. C(docs/scaling.md) shows the workflow."
 version_added: 1.0.0
 author:
   - mssql.tls developers (@mssql-tls)
 options:
   hosts:
-    description: Inventory names of the hosts to report on, usually C(ansible_play_hosts_all).
+    description:
+      - Inventory names of the hosts to report on, usually C(ansible_play_hosts_all).
+      - Required unless O(merge_reports) is given; the two exclude each other.
     type: list
     elements: str
-    required: true
+  merge_reports:
+    description:
+      - The C(report.json) files of the slices to merge, or directories that hold one (a slice's
+        O(dest)). The merged report is written into O(dest) in every format of O(formats).
+      - Excludes O(hosts), O(before_facts_var), O(before_assessment_var) and O(change_vars): the slices
+        already carry their before/after fields.
+    type: list
+    elements: path
+    version_added: 1.1.0
   dest:
     description: Controller directory for the report files; created when missing.
     type: path
@@ -138,6 +154,14 @@ EXAMPLES = r"""
       - mssql_tls_reboot_result
   run_once: true
   check_mode: false
+
+# After an AWX/AAP sliced job, in a play on localhost: each slice wrote its report into its own
+# directory under /srv/reports/run-42 (docs/scaling.md).
+- name: Merge the slices' reports into the fleet report
+  mssql.tls.audit_report:
+    merge_reports: "{{ query('ansible.builtin.fileglob', '/srv/reports/run-42/slice-*/report.json') }}"
+    dest: /srv/reports/run-42/fleet
+    lang: ja
 """
 
 RETURN = r"""
