@@ -25,7 +25,14 @@ from .model import (
     StoredCert,
     iso,
 )
-from .profiles import CertProfile, DriverProfile, Profile, ProfileError, SqlProfile
+from .profiles import (
+    CertProfile,
+    DriverProfile,
+    Profile,
+    ProfileError,
+    SqlProfile,
+    substitute_hosts,
+)
 
 CURRENT_VERSION = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion"
 SQL_ROOT = "HKLM\\SOFTWARE\\Microsoft\\Microsoft SQL Server"
@@ -339,13 +346,18 @@ def _sql_services(sql: SqlProfile, inst: SqlInstance) -> list[Service]:
     return services
 
 
-def _errorlog_extra(state: HostState, sql: SqlProfile, inst: SqlInstance, now: dt.datetime) -> None:
+def _errorlog_extra(
+    state: HostState, sql: SqlProfile, inst: SqlInstance, now: dt.datetime, addresses: dict[str, str]
+) -> None:
+    """The profile's lines after the start; {host:NAME} is the address of lab host NAME (the
+    address a client connects from, as SQL Server writes it in [CLIENT: ...])."""
     lines = []
     for entry in sql.errorlog_extra:
         start = now + dt.timedelta(minutes=entry.minutes_after_start)
         for i in range(entry.repeat):
             for text in entry.lines:
-                lines.append(sqlserver.errorlog_line(start + dt.timedelta(seconds=7 * i), entry.source, text))
+                line = substitute_hosts(text, addresses)
+                lines.append(sqlserver.errorlog_line(start + dt.timedelta(seconds=7 * i), entry.source, line))
     if lines:
         sqlserver.append_errorlog(state, inst.errorlog, lines)
 
@@ -629,7 +641,7 @@ def build_host(p: Profile, now: dt.datetime, keys: certs.KeyCache) -> HostState:
     windows.boot(state, sqlserver.LabClock(now=lambda: booted, keys=keys))
     for sql, inst in zip(p.sql_instances, instances, strict=True):
         if state.file(inst.errorlog) is not None:
-            _errorlog_extra(state, sql, inst, booted)
+            _errorlog_extra(state, sql, inst, booted, dict(p.host_addresses))
     # Services a profile puts in another state after boot (e.g. a Paused dependent).
     for name, service_state in p.service_states:
         svc = state.service(name)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import build, certs, executor, model, sqlserver, windows
-from .profiles import Profile, load_profile
+from .profiles import Profile, host_references, load_profile, resolve_hosts
 from .runtime import CommandOutcome, Knobs
 
 
@@ -44,8 +44,9 @@ class LabHost:
         keys: certs.KeyCache,
         now: dt.datetime,
         clock: Callable[[], dt.datetime] = _utcnow,
+        addresses: Mapping[str, str] | None = None,
     ) -> None:
-        self.profile = profile
+        self.profile = resolve_hosts(profile, addresses or {})
         self.name = profile.name
         self.expect_scenarios = list(profile.expect_scenarios)
         self.state_path = state_path
@@ -85,6 +86,33 @@ class LabHost:
             self.state = build.build_host(self.profile, self._built_at, self._keys)
             self.save()
 
+    # -- fleet pairing: what the inventory writes for this host ----------------------
+
+    @property
+    def groups(self) -> list[str]:
+        return list(self.profile.groups)
+
+    @property
+    def inventory_vars(self) -> dict[str, Any]:
+        return dict(self.profile.inventory_vars or {})
+
+    @property
+    def expect_pairs(self) -> list[dict[str, Any]]:
+        return [
+            {"server": p.server, "instance": p.instance, "driver": p.driver, "scenario": p.scenario}
+            | ({"remains": True} if p.remains else {})
+            for p in self.profile.expect_pairs
+        ]
+
+    def resolve_addresses(self, addresses: Mapping[str, str]) -> None:
+        """Bind the profile's {host:NAME} ERRORLOG placeholders to the served fleet's addresses;
+        the host is rebuilt when they differ from those its state was built with."""
+        with self._lock:
+            self.profile = resolve_hosts(self.profile, addresses)
+            if self.state.profile_digest != self.profile.digest:
+                self.state = build.build_host(self.profile, self._built_at, self._keys)
+                self.save()
+
     def sql_endpoints(self) -> list[SqlEndpoint]:
         with self._lock:
             return [
@@ -100,6 +128,9 @@ class LabHost:
             state = model.load(self.state_path)
             if state.profile_digest == self.profile.digest:
                 return state
+            base = self.profile.digest.split("+", 1)[0]
+            if host_references(self.profile) and state.profile_digest.startswith(f"{base}+"):
+                return state  # the same profile, bound to addresses: resolve_addresses decides
         state = build.build_host(self.profile, self._built_at, self._keys)
         model.save(state, self.state_path)
         return state
@@ -111,11 +142,14 @@ def load_fleet(
     now: dt.datetime | None = None,
     reset: bool = False,
     clock: Callable[[], dt.datetime] = _utcnow,
+    addresses: Mapping[str, str] | None = None,
 ) -> dict[str, LabHost]:
     """Build or reload one LabHost per profile file, keyed by inventory name.
 
     `now` anchors certificate validity and event times of freshly built hosts
     (default: the current time); `reset=True` rebuilds even if state exists.
+    `addresses` (host name -> address) binds {host:NAME} placeholders in ERRORLOG lines;
+    the supervisor binds them once it has placed the hosts (LabHost.resolve_addresses).
     """
     state_dir = Path(state_dir)
     keys = certs.KeyCache(state_dir / "keys")
@@ -125,7 +159,7 @@ def load_fleet(
         profile = load_profile(path)
         if profile.name in hosts:
             raise ValueError(f"{path.name}: field 'name': host {profile.name!r} is defined twice")
-        host = LabHost(profile, state_dir / "hosts" / f"{profile.name}.json", keys, start, clock)
+        host = LabHost(profile, state_dir / "hosts" / f"{profile.name}.json", keys, start, clock, addresses)
         if reset:
             host.reset(start)
         hosts[profile.name] = host

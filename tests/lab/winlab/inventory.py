@@ -34,6 +34,10 @@ class LabHost:
     address: HostAddress
     instances: tuple[SqlEndpoint, ...]
     expect_scenarios: tuple[int, ...]
+    # Fleet pairing: extra Ansible groups, host variables, the hand-written failing pairs.
+    groups: tuple[str, ...] = ()
+    inventory_vars: Mapping[str, Any] | None = None
+    expect_pairs: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def name(self) -> str:
@@ -69,7 +73,14 @@ def describe_host(runtime: HostRuntime, address: HostAddress) -> LabHost:
         raise ValueError(
             f"host {runtime.name}: expect_scenarios: expected a list of integers, got {scenarios!r}"
         )
-    return LabHost(address, tuple(instances), tuple(scenarios))
+    return LabHost(
+        address,
+        tuple(instances),
+        tuple(scenarios),
+        groups=tuple(getattr(runtime, "groups", None) or ()),
+        inventory_vars=dict(getattr(runtime, "inventory_vars", None) or {}) or None,
+        expect_pairs=tuple(getattr(runtime, "expect_pairs", None) or ()),
+    )
 
 
 def _field(item: Any, name: str) -> Any:
@@ -86,6 +97,9 @@ def manifest_from_json(doc: Mapping[str, Any]) -> Manifest:
             address=HostAddress(**h["address"]),
             instances=tuple(SqlEndpoint(**i) for i in h["instances"]),
             expect_scenarios=tuple(h["expect_scenarios"]),
+            groups=tuple(h.get("groups") or ()),
+            inventory_vars=h.get("inventory_vars"),
+            expect_pairs=tuple(h.get("expect_pairs") or ()),
         )
         for h in doc["hosts"]
     )
@@ -108,6 +122,9 @@ def inventory_document(
     manifest: Manifest, password: str, ca_trust_path: Path | None = None
 ) -> dict[str, Any]:
     """An Ansible YAML inventory: every host in ``windows`` and ``mssql_tls_lab``, reached over WinRM.
+
+    A host's profile may add groups (``mssql_tls_clients`` for the fleet pairing) and host
+    variables; its hand-written failing pairs are ``winlab_expect_pairs``.
 
     Connection settings follow reference/ansible-winrm-wire.md section 4.1:
     an explicit scheme and basic auth, as a fake endpoint needs.
@@ -134,17 +151,19 @@ def inventory_document(
             "ansible_port": host.address.port,
             "mssql_tls_instances": [asdict(i) for i in host.instances],
             "winlab_expect_scenarios": list(host.expect_scenarios),
+            **({"winlab_expect_pairs": [dict(p) for p in host.expect_pairs]} if host.expect_pairs else {}),
+            **dict(host.inventory_vars or {}),
         }
         for host in manifest.hosts
     }
-    return {
-        "all": {
-            "children": {
-                "windows": {"hosts": hosts, "vars": connection},
-                "mssql_tls_lab": {"hosts": {name: None for name in hosts}},
-            }
-        }
+    children: dict[str, Any] = {
+        "windows": {"hosts": hosts, "vars": connection},
+        "mssql_tls_lab": {"hosts": {name: None for name in hosts}},
     }
+    for host in manifest.hosts:
+        for group in host.groups:
+            children.setdefault(group, {"hosts": {}})["hosts"][host.name] = None
+    return {"all": {"children": children}}
 
 
 def write_inventory(path: Path, manifest: Manifest, password: str, ca_trust_path: Path | None = None) -> None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from dataclasses import dataclass
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +177,18 @@ class HttpSysBinding:
 
 
 @dataclass(frozen=True)
+class ExpectedPair:
+    """A failing (client host, driver family, SQL Server instance) pair, written by hand in the
+    client's profile; ``remains`` when remediation cannot clear it (an upgrade blocks it)."""
+
+    server: str
+    driver: str
+    scenario: int
+    instance: str = "MSSQLSERVER"
+    remains: bool = False
+
+
+@dataclass(frozen=True)
 class RegistryOverride:
     path: str
     name: str | None = None
@@ -210,6 +225,13 @@ class Profile:
     service_states: tuple[tuple[str, str], ...] = ()
     utc_offset_minutes: int = 0
     time_zone: str = "UTC"
+    # Fleet pairing, the inventory's side (nothing on the host): the Ansible groups and host
+    # variables the lab writes for this host, the failing pairs expected of it as a client, and
+    # the addresses its ERRORLOG placeholders {host:NAME} stand for (see resolve_hosts).
+    groups: tuple[str, ...] = ()
+    inventory_vars: dict[str, Any] | None = None
+    expect_pairs: tuple[ExpectedPair, ...] = ()
+    host_addresses: tuple[tuple[str, str], ...] = ()
     # Other users of certificates (reference-windows-bindings.md 1-3), by profile certificate name.
     rdp_certificate: str | None = None
     winrm_https_certificate: str | None = None
@@ -440,6 +462,92 @@ def _http_sys(r: _Reader) -> HttpSysBinding:
     return binding
 
 
+# ---- fleet pairing: groups, inventory variables, expected pairs, other hosts' addresses ------
+
+HOST_REFERENCE = re.compile(r"\{host:([A-Za-z0-9][A-Za-z0-9_.-]*)\}")
+_GROUP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_RESERVED_VARS = re.compile(r"^(ansible_|winlab_|mssql_tls_instances$)")
+
+
+def _groups(r: _Reader) -> tuple[str, ...]:
+    groups = r.list("groups")
+    for i, group in enumerate(groups):
+        if not isinstance(group, str) or not _GROUP_NAME.match(group):
+            raise ProfileError(f"{r.where}.groups[{i}]: expected an Ansible group name, got {group!r}")
+    return tuple(groups)
+
+
+def _inventory_vars(r: _Reader) -> dict[str, Any] | None:
+    found = r.map("inventory_vars")
+    for name in found:
+        if not isinstance(name, str) or not _GROUP_NAME.match(name) or _RESERVED_VARS.match(name):
+            raise ProfileError(
+                f"{r.where}.inventory_vars.{name}: expected a variable name the lab does not write itself"
+            )
+    return dict(found) or None
+
+
+def _expected_pair(r: _Reader) -> ExpectedPair:
+    pair = ExpectedPair(
+        server=r.str("server", required=True),
+        instance=r.str("instance", "MSSQLSERVER"),
+        driver=r.str("driver", required=True),
+        scenario=r.int("scenario", required=True),
+        remains=r.bool("remains", False),
+    )
+    r.done()
+    if pair.scenario not in (1, 2, 5):
+        raise ProfileError(f"{r.where}.scenario: expected 1, 2 or 5 (the scenarios between two hosts)")
+    return pair
+
+
+def _check_host_references(profile: Profile, where: str) -> None:
+    for i, sql in enumerate(profile.sql_instances):
+        for j, entry in enumerate(sql.errorlog_extra):
+            for k, line in enumerate(entry.lines):
+                if line.count("{host:") != len(HOST_REFERENCE.findall(line)):
+                    raise ProfileError(
+                        f"{where}.sql_instances[{i}].errorlog_extra[{j}].lines[{k}]: "
+                        "expected {host:NAME} with NAME a lab host name"
+                    )
+
+
+def host_references(profile: Profile) -> list[str]:
+    """The lab hosts whose addresses the profile's ERRORLOG lines name ({host:NAME})."""
+    return sorted(
+        {
+            name
+            for sql in profile.sql_instances
+            for entry in sql.errorlog_extra
+            for line in entry.lines
+            for name in HOST_REFERENCE.findall(line)
+        }
+    )
+
+
+def outside_address(name: str) -> str:
+    """Where a host that is not in the served fleet connects from: an address of TEST-NET-1
+    (192.0.2.0/24, RFC 5737), stable per name, that no lab host has."""
+    return f"192.0.2.{1 + int(hashlib.sha256(name.encode()).hexdigest(), 16) % 254}"
+
+
+def resolve_hosts(profile: Profile, addresses: Mapping[str, str]) -> Profile:
+    """The profile with its {host:NAME} placeholders bound to the fleet's addresses (a name the
+    fleet lacks gets outside_address). The digest changes with the addresses, so a host whose
+    clients moved is rebuilt; a profile without placeholders is returned as it is."""
+    names = host_references(profile)
+    if not names:
+        return profile
+    bound = tuple((name, addresses.get(name) or outside_address(name)) for name in names)
+    base = profile.digest.split("+", 1)[0]
+    tag = hashlib.sha256(json.dumps(bound).encode()).hexdigest()[:16]
+    return replace(profile, host_addresses=bound, digest=f"{base}+{tag}")
+
+
+def substitute_hosts(line: str, addresses: Mapping[str, str]) -> str:
+    return HOST_REFERENCE.sub(lambda m: addresses.get(m[1]) or outside_address(m[1]), line)
+
+
 def _paths(r: _Reader, key: str) -> tuple[str, ...]:
     items = r.list(key)
     if not all(isinstance(i, str) and i for i in items):
@@ -518,6 +626,12 @@ def parse_profile(doc: Any, where: str, digest: str = "") -> Profile:
         service_states=_service_states(r),
         utc_offset_minutes=r.int("utc_offset_minutes", 0),
         time_zone=r.str("time_zone", "UTC"),
+        groups=_groups(r),
+        inventory_vars=_inventory_vars(r),
+        expect_pairs=tuple(
+            _expected_pair(_Reader(e, f"{where}.expect_pairs[{i}]"))
+            for i, e in enumerate(r.list("expect_pairs"))
+        ),
         rdp_certificate=r.str("rdp_certificate"),
         winrm_https_certificate=r.str("winrm_https_certificate"),
         http_sys_bindings=tuple(
@@ -526,6 +640,7 @@ def parse_profile(doc: Any, where: str, digest: str = "") -> Profile:
         ),
     )
     r.done()
+    _check_host_references(profile, where)
     if not -720 <= profile.utc_offset_minutes <= 840:
         raise ProfileError(f"{where}.utc_offset_minutes: expected -720..840 (UTC-12:00 to UTC+14:00)")
     names = [c.name for c in profile.certificates]
