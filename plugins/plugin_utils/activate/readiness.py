@@ -17,6 +17,7 @@ third sign is skipped and the result says so. Past the timeout the error quotes 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -220,13 +221,27 @@ def _probe_ok(
 
 
 def probe_certificate(address: str, port: int, mode: str, *, timeout: float = 5.0) -> str | None:
-    """The certificate thumbprint a client sees on the instance port (the collection's prober)."""
-    from ..tds.probe import probe_endpoint
+    """The certificate thumbprint a client sees on the instance port (the collection's prober).
 
+    One full handshake on the TDS entry path is enough for the leaf certificate; when the
+    controller's TLS library cannot complete one (a suite or protocol it lacks), the prober's
+    raw-ClientHello enumeration reads the certificate from the server's first flight instead.
+    """
+    from ..tds.handshake import full_handshake
+    from ..tds.probe import probe_endpoint
+    from ..tds.transport import make_transport, parse_target
+
+    transport = make_transport(
+        parse_target((address, port)), mode, timeout=timeout, exchange_timeout=timeout * 3
+    )
+    stream = transport.connect()
+    handshake, session = full_handshake(stream, alpn=transport.alpn)
+    (session or stream).close()
+    if handshake.ok and handshake.leaf_der:
+        return hashlib.sha1(handshake.leaf_der).hexdigest()
     result = probe_endpoint((address, port), mode, timeout=timeout, exchange_timeout=timeout * 3)
-    cert = result.get("certificate") or {}
-    thumbprint = cert.get("thumbprint_sha1")
+    thumbprint = (result.get("certificate") or {}).get("thumbprint_sha1")
     if thumbprint:
         return str(thumbprint)
     errors = "; ".join(e.get("message", "") for e in result.get("errors") or [])
-    raise RuntimeError(f"no certificate seen on {address}:{port} ({mode}): {errors or 'no handshake'}")
+    raise RuntimeError(f"no certificate seen on {address}:{port} ({mode}): {errors or handshake.error}")
