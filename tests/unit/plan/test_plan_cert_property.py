@@ -12,11 +12,6 @@ import datetime as dt
 import json
 
 from ansible_collections.mssql.tls.plugins.plugin_utils.journal.record import journal_for, parse_record
-from ansible_collections.mssql.tls.plugins.plugin_utils.journal.rollback import (
-    plan_rollback,
-    probe_ops,
-    restore_items,
-)
 from ansible_collections.mssql.tls.plugins.plugin_utils.plan.certificates import (
     plan_certificate_purpose,
     purpose_policy,
@@ -30,6 +25,7 @@ from ansible_collections.mssql.tls.tests.unit.facts.certmaker import CLIENT_AUTH
 from ansible_collections.mssql.tls.tests.unit.facts.winhost import agent_results
 from ansible_collections.mssql.tls.tests.unit.plan.certhost import auto, bound, cert, host
 from ansible_collections.mssql.tls.tests.unit.plan.rawhost import RawHost
+from ansible_collections.mssql.tls.tests.unit.plan.test_plan_rollback import rollback
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -122,14 +118,6 @@ def remediate(raw: RawHost, plan, module):
         lines.append(json.dumps({"applied": index}))
     lines.append(json.dumps({"done": True, "stopped_at": None}))
     return parse_record({"id": journal["id"], "lines": lines})
-
-
-def rollback(raw: RawHost, records):
-    items = restore_items(records)
-    reads, keys = probe_ops(items)
-    plan = plan_rollback(items, keys, [raw.read(op) for op in reads])
-    raw.apply_all(plan.write_ops())
-    return plan
 
 
 SEEN_BY_OVERLAY = ("bound", "auto_pick_candidates", "bound_in_store")
