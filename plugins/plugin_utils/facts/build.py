@@ -22,10 +22,12 @@ from .gather import (
     SCHANNEL_EVENT_IDS,
     STARTUP_MATCHES,
     STARTUP_MAX_LINES,
+    gather_ops,
 )
 from .osinfo import os_facts, version_tuple
 from .pending import pending_facts
 from .schannel import SCHANNEL_KEY, schannel_facts
+from .shape import checked_result
 from .sql import SQL_ROOT_KEY, sql_facts
 
 SCHEMA_VERSION = 1
@@ -70,7 +72,12 @@ def _results(batch_results: Any) -> list[dict[str, Any]]:
 
 class _Results:
     def __init__(self, results: list[dict[str, Any]]):
-        self.by_key = dict(zip(GATHER_KEYS, results, strict=True))
+        # Data of another shape than documented is a failed read, named (shape.py).
+        op_names = [spec["op"] for spec in gather_ops()]
+        self.by_key = {
+            key: checked_result(op_name, result, key)
+            for key, op_name, result in zip(GATHER_KEYS, op_names, results, strict=True)
+        }
 
     def data(self, key: str, default: Any = None) -> Any:
         result = self.by_key[key]

@@ -125,7 +125,7 @@ def certificate_facts(
     }
     try:
         cert = describe_certificate(base64.b64decode(entry.get("der") or "", validate=True))
-    except (CertificateParseError, binascii.Error) as exc:
+    except (CertificateParseError, ValueError) as exc:  # binascii.Error, and non-ASCII text, are ValueErrors
         return {**base, "parse_error": f"certificate {thumbprint or '?'}: DER does not parse: {exc}"}
 
     valid_now = cert.not_before <= now <= cert.not_after

@@ -33,7 +33,7 @@ OLEDB_DLLS = {
 SYSTEM_DIRS = {r"%SystemRoot%\System32": "native", r"%SystemRoot%\SysWOW64": "wow64"}
 DLL_PATHS = [f"{d}\\{dll}" for d in SYSTEM_DIRS for dll in (*OLEDB_DLLS, "sqlsrv32.dll")]
 
-_ODBC_DRIVER = re.compile(r"^ODBC Driver (\d+)(?:\.\d+)? for SQL Server$", re.I)
+_ODBC_DRIVER = re.compile(r"^ODBC Driver ([0-9]{1,9})(?:\.[0-9]+)? for SQL Server$", re.I)
 _SQL_ODBC_NAMES = re.compile(
     r"^(SQL Server|SQL Native Client|SQL Server Native Client \d+\.\d+|ODBC Driver .* for SQL Server)$", re.I
 )

@@ -8,6 +8,7 @@ they are returned unsigned so the facts show what regedit shows.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,9 @@ Node = Mapping[str, Any]
 
 _DWORD_TYPES = ("REG_DWORD", "REG_QWORD")
 _TEXT_TYPES = ("REG_SZ", "REG_EXPAND_SZ")
+# A DWORD written as text: ASCII digits that fit 64 bits ("²".isdigit() is true but int() refuses
+# it, and int() refuses strings of more than 4300 digits).
+_DIGITS = re.compile(r"[0-9]{1,20}")
 
 
 def _lookup(mapping: Mapping[str, Any] | None, name: str) -> Any:
@@ -73,7 +77,7 @@ def dword(node: Node | None, name: str) -> int | None:
     data = entry.get("data")
     if entry.get("type") in _DWORD_TYPES and isinstance(data, int) and not isinstance(data, bool):
         return data & (0xFFFFFFFF if entry.get("type") == "REG_DWORD" else 0xFFFFFFFFFFFFFFFF)
-    if entry.get("type") in _TEXT_TYPES and isinstance(data, str) and data.strip().isdigit():
+    if entry.get("type") in _TEXT_TYPES and isinstance(data, str) and _DIGITS.fullmatch(data.strip()):
         return int(data.strip())
     return None
 

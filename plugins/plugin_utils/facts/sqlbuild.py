@@ -14,7 +14,9 @@ from typing import Any
 
 SqlVersion = tuple[int, int, int, int]
 
-_VERSION = re.compile(r"^\s*(\d+)\.(\d+)\.(\d+)(?:\.(\d+))?")
+# ASCII digits, at most 9 per part: a part of thousands of digits (int() refuses more than 4300)
+# is not a version.
+_VERSION = re.compile(r"^\s*([0-9]{1,9})\.([0-9]{1,9})\.([0-9]{1,9})(?![0-9])(?:\.([0-9]{1,9})(?![0-9]))?")
 
 
 def parse_version(text: str | None) -> SqlVersion | None:
