@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
@@ -31,6 +32,11 @@ from ansible_collections.mssql.tls.plugins.plugin_utils.journal.record import (
     new_run_id,
 )
 
+# What the agent's os.reboot accepts (agent.ps1 $RebootReasonPattern, delay_s 0..600): checked
+# here, before a journal record is written on the host and a round trip is spent on a refusal.
+REASON = re.compile(r"[\x20-\x21\x23-\x26\x28-\x5B\x5D-\x7E]{1,200}")
+MAX_DELAY_S = 600
+
 ARGUMENT_SPEC = {
     "reason": {"type": "str", "default": "mssql.tls: activate Schannel changes"},
     "delay_s": {"type": "int", "default": 5},
@@ -56,6 +62,13 @@ class ActionModule(ActionBase):
             run_id = check_run_id(args["run_id"]) if args["run_id"] else new_run_id(now)
         except (WindowError, JournalError) as exc:
             raise AnsibleActionFail(str(exc)) from None
+        if not REASON.fullmatch(args["reason"]):
+            raise AnsibleActionFail(
+                "reason: expected 1-200 printable ASCII characters without quotes or backslashes, "
+                f"got {args['reason'][:60]!r}{'...' if len(args['reason']) > 60 else ''}"
+            )
+        if not 0 <= args["delay_s"] <= MAX_DELAY_S:
+            raise AnsibleActionFail(f"delay_s: expected 0..{MAX_DELAY_S} seconds, got {args['delay_s']}")
         if args["reboot_timeout"] < 1:
             raise AnsibleActionFail(
                 f"reboot_timeout: expected a positive number of seconds, got {args['reboot_timeout']}"

@@ -20,7 +20,7 @@ options:
   reason:
     description:
       - The reason shown to logged-on users and recorded in the System log.
-      - 1-200 printable ASCII characters, no quotes.
+      - 1-200 printable ASCII characters, no quotes or backslashes.
     type: str
     default: "mssql.tls: activate Schannel changes"
   delay_s:

@@ -103,11 +103,23 @@ def batch_runner(connection: Any) -> Callable[[list[dict[str, Any]], Mapping[str
 def gather_facts(connection: Any, now: Callable[[], dt.datetime] | None = None) -> dict[str, Any]:
     """The mssql_tls facts of the host: the audit's one gather batch, normalised."""
     batch = run_agent_batch(connection, gather_ops())
-    return build_facts(batch, now=(now or _utc_now)())
+    try:
+        return build_facts(batch, now=(now or _utc_now)())
+    except ValueError as exc:  # the message names what could not be read
+        raise AnsibleActionFail(f"mssql.tls facts: {exc}") from None
 
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+# The sections of the facts the fix modules read, with their types (docs/facts-schema.md).
+_DICT_SECTIONS = ("host", "os", "schannel", "cipher_suites", "dotnet", "winhttp", "fips", "sql", "cluster")
+FACT_SECTIONS: dict[str, type] = {
+    **dict.fromkeys((*_DICT_SECTIONS, "registry", "bindings", "pending"), Mapping),
+    "certificates": list,
+    "drivers": list,
+}
 
 
 def known_facts(args: Mapping[str, Any], task_vars: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -124,8 +136,14 @@ def known_facts(args: Mapping[str, Any], task_vars: Mapping[str, Any] | None) ->
             f"got {type(facts).__name__} with schema_version "
             f"{facts.get('schema_version') if isinstance(facts, Mapping) else None!r}"
         )
-    if "registry" not in facts:
+    if any(name not in facts for name in FACT_SECTIONS):
         return None  # gathered by an older version of the collection: gather again
+    for name, kind in FACT_SECTIONS.items():
+        if not isinstance(facts[name], kind):
+            raise AnsibleActionFail(
+                f"facts.{name}: expected {'a list' if kind is list else 'a dict'} as mssql.tls.tls_facts "
+                f"returns it, got {type(facts[name]).__name__}"
+            )
     return dict(facts)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import ProbeInputError
 from .probe import probe_many
-from .profiles import profile_by_name
+from .profiles import PROFILES, profile_by_name
 from .transport import DEFAULT_PORT, Endpoint, parse_target
 
 # Entry paths probed per requested mode.
@@ -113,6 +113,10 @@ def profiles_by_path(mode: str, names: Sequence[str] | None) -> dict[str, tuple[
         return dict.fromkeys(paths)
     if isinstance(names, str) or not isinstance(names, Sequence):
         raise ProbeInputError("profiles", "a list of client profile names", names)
+    known = sorted(profile.name for profile in PROFILES)
+    for index, name in enumerate(names):
+        if name not in known:
+            raise ProbeInputError(f"profiles[{index}]", f"one of {known}", name)
     profiles = [profile_by_name(name) for name in names]
     if mode == "tls":
         return {"tls": tuple(p.name for p in profiles)}

@@ -175,8 +175,9 @@ def make_transport(
     """
     if mode not in MODES:
         raise ProbeInputError("mode", f"one of {MODES}", mode)
-    if not all(seconds > 0 for seconds in (timeout, exchange_timeout)):  # NaN fails too
-        raise ProbeInputError("timeout", "positive seconds", (timeout, exchange_timeout))
+    for name, seconds in (("timeout", timeout), ("exchange_timeout", exchange_timeout)):
+        if not seconds > 0:  # NaN fails too
+            raise ProbeInputError(name, "positive seconds", seconds)
 
     def connect_plain() -> Stream:
         return open_tcp(endpoint, timeout=timeout, deadline=time.monotonic() + exchange_timeout)

@@ -113,7 +113,7 @@ def test_profiles_are_judged_on_the_path_their_driver_uses() -> None:
         profiles_by_path("tds", ["odbc18-strict"])
     with pytest.raises(ProbeInputError) as error:
         profiles_by_path("tds", ["odbc99"])
-    assert error.value.field == "profile"
+    assert error.value.field == "profiles[0]"
     with pytest.raises(ProbeInputError) as error:
         profiles_by_path("tds8", None)
     assert error.value.field == "mode"
