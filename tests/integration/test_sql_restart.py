@@ -6,21 +6,13 @@ from __future__ import annotations
 import json
 
 from .ansible_run import REPO, run_playbook
-from .test_tls12 import results as role_results
-from .test_weak_certificates import PLAYBOOK, certificate, netlib
+from .test_weak_certificates import PLAYBOOK, certificate, netlib, results
 
 RESTART_ONLY = REPO / "tests" / "integration" / "playbooks" / "sql_restart.yml"
 BIND = REPO / "tests" / "integration" / "playbooks" / "bind_and_restart.yml"
 RESTART = "Restart the requested SQL Server instances"
 # A window that is over: nothing may restart (host-local datetimes, activate/window.py).
 CLOSED = ["-e", "mssql_tls_window_start=2001-01-01T00:00", "-e", "mssql_tls_window_end=2001-01-01T01:00"]
-
-
-def results(stdout: str, task: str) -> dict[str, dict]:
-    """host -> registered result of a task, for role tasks (``role : task``) and play tasks alike."""
-    if f" : {task}" in stdout:
-        return role_results(stdout, task)
-    return role_results(stdout.replace(f"TASK [{task}", f"TASK [play : {task}"), task)
 
 
 def started(state, instance="MSSQLSERVER"):

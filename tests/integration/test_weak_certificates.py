@@ -12,7 +12,6 @@ import json
 from winlab import registry as winreg
 
 from .ansible_run import REPO, run_playbook
-from .test_tls12 import results
 
 PLAYBOOK = REPO / "tests" / "integration" / "playbooks" / "weak_certificates.yml"
 AUDIT = REPO / "playbooks" / "audit.yml"
@@ -22,6 +21,21 @@ SQL = "HKLM\\SOFTWARE\\Microsoft\\Microsoft SQL Server"
 CLIENT_AUTH_ONLY = base64.b64encode(bytes.fromhex("300a06082b06010505070302")).decode()  # 30 0a ...3.2
 NO_PURPOSES = base64.b64encode(bytes.fromhex("3000")).decode()  # 30 00
 RESTART = "Restart the requested SQL Server instances"
+
+
+def results(stdout: str, task: str) -> dict[str, dict]:
+    """host -> the result ``-v`` prints for a task (role or play task, named by the start of its
+    name), over every serial batch of the play."""
+    found: dict[str, dict] = {}
+    for section in stdout.split("\nTASK [")[1:]:
+        title, _sep, body = section.partition("]")
+        if not title.split(" : ")[-1].startswith(task):
+            continue
+        for line in body.splitlines():
+            for status in ("changed: [", "ok: [", "fatal: ["):
+                if line.startswith(status) and " => " in line:
+                    found[line[len(status) : line.index("]")]] = json.loads(line.split(" => ", 1)[1])
+    return found
 
 
 def remediate(lab, *args):
@@ -58,7 +72,7 @@ def test_s4_and_mixed_2012r2_stop_loading_the_weak_certificate_and_a_second_run_
 ) -> None:
     lab = make_lab("s4", "mixed-2012r2")
     before = {host: lab.state(host) for host in lab.hosts}
-    proc, recap = remediate(lab)
+    proc, recap = remediate(lab, "-e", "mssql_tls_serial=1")  # one host per batch
     assert proc.returncode == 0, proc.stdout[-4000:]
     after = {host: lab.state(host) for host in lab.hosts}
 
