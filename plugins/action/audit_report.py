@@ -10,6 +10,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.mssql.tls.plugins.plugin_utils.assess.findings import CHECK_IDS
 from ansible_collections.mssql.tls.plugins.plugin_utils.i18n.catalog import LANGUAGES, message
+from ansible_collections.mssql.tls.plugins.plugin_utils.report import pairing as report_pairing
 from ansible_collections.mssql.tls.plugins.plugin_utils.report.changes import add_changes
 from ansible_collections.mssql.tls.plugins.plugin_utils.report.collect import host_result, host_run
 from ansible_collections.mssql.tls.plugins.plugin_utils.report.document import (
@@ -26,6 +27,7 @@ from ansible_collections.mssql.tls.plugins.plugin_utils.report.html_report impor
 from ansible_collections.mssql.tls.plugins.plugin_utils.report.junit import render_junit
 from ansible_collections.mssql.tls.plugins.plugin_utils.report.markdown import render_markdown
 from ansible_collections.mssql.tls.plugins.plugin_utils.report.merge import MergeError, merge_reports
+from ansible_collections.mssql.tls.plugins.plugin_utils.report.pairing_render import summary_line
 from ansible_collections.mssql.tls.plugins.plugin_utils.report.summary import fail_message, summary_lines
 
 FORMATS = ("json", "md", "html", "junit")
@@ -43,6 +45,8 @@ ARGUMENT_SPEC = {
     "before_facts_var": {"type": "str"},
     "before_assessment_var": {"type": "str"},
     "change_vars": {"type": "list", "elements": "str", "default": []},
+    "pairing_var": {"type": "str", "default": "audit_pairing_result"},
+    "before_pairing_var": {"type": "str"},
 }
 
 
@@ -106,12 +110,24 @@ class ActionModule(ActionBase):
         else:
             hosts = [host_result(name, hostvars[name], facts_var, assessment_var) for name in args["hosts"]]
         titles = {n: message(f"scenario.{n}", lang) for n in SCENARIOS}
+        # Fleet pairing (mssql.tls.pairing, run once): its findings join the hosts, its matrix the report.
+        pairing = report_pairing.pairing_result(hostvars, args["hosts"], args["pairing_var"])
+        before_pairing = report_pairing.pairing_result(hostvars, args["hosts"], args["before_pairing_var"])
+        hosts = report_pairing.with_pair_findings(hosts, pairing)
+        runs = report_pairing.with_before_pair_findings(runs, before_pairing)
 
         def build(generated_utc: str) -> dict:
             report = build_report(
-                hosts, checks=CHECK_IDS, scenario_titles=titles, lang=lang, generated_utc=generated_utc
+                hosts,
+                checks=(*CHECK_IDS, *report_pairing.checks(pairing)),
+                scenario_titles=titles,
+                lang=lang,
+                generated_utc=generated_utc,
             )
-            return add_changes(report, runs, lang, text) if change else report
+            report = add_changes(report, runs, lang, text) if change else report
+            if pairing is not None:
+                report["pairing"] = report_pairing.pairing_section(pairing, before_pairing, args["hosts"])
+            return report
 
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         report = build(now)
@@ -170,7 +186,8 @@ class ActionModule(ActionBase):
             "files": sorted(str(dest / name) for name in files),
             "written": sorted(written),
             "summary": report["summary"],
-            "summary_lines": summary_lines(report, lang),
+            "summary_lines": summary_lines(report, lang)
+            + ([summary_line(report["pairing"], text)] if report.get("pairing") else []),
             "fail_level_reached": failing,
             "fail_message": fail_message(report, args["fail_on"], lang) if failing else "",
         }

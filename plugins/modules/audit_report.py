@@ -49,7 +49,7 @@ options:
     description:
       - The C(report.json) files of the slices to merge, or directories that hold one (a slice's
         O(dest)). The merged report is written into O(dest) in every format of O(formats).
-      - Excludes O(hosts), O(before_facts_var), O(before_assessment_var) and O(change_vars): the slices
+      - Excludes O(hosts), O(before_facts_var), O(before_assessment_var) and O(change_vars) - the slices
         already carry their before/after fields.
     type: list
     elements: path
@@ -114,6 +114,22 @@ options:
     type: list
     elements: str
     default: []
+  pairing_var:
+    description:
+      - The host variable holding the registered result of M(mssql.tls.pairing) (run once, so every host
+        of the play has it; the C(mssql.tls.audit) role registers C(audit_pairing_result)).
+      - When it is defined, the findings of each failing pair join the host entries of the client and of
+        the SQL Server host, the report gets the C(pairing) section (clients x SQL Server instances,
+        every pair, the notes), report.md and report.html a pairing matrix whose failing cells link to
+        the drivers, protocols and suites behind them, and junit.xml a C(pairing) suite.
+    type: str
+    default: audit_pairing_result
+  before_pairing_var:
+    description:
+      - The host variable holding the pairing result before a remediation run. Its pair findings join the
+        audit before the run, and each matrix cell shows its state before the run (a failing pair that no
+        longer fails is shown fixed).
+    type: str
 attributes:
   check_mode:
     support: full
@@ -191,7 +207,8 @@ summary_lines:
   description:
     - The end-of-play summary in O(lang), one line for the fleet and one per host with findings.
     - A before/after report adds a remediation line, one line per host with scenarios before or after,
-      and names failed hosts with their reason.
+      and names failed hosts with their reason. With the fleet pairing, a last line counts the pairs and
+      the failing ones.
   returned: success
   type: list
   elements: str

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from html import escape
 from typing import Any
 
-from . import html_changes
+from . import html_changes, pairing_render
 from .changes import is_change_report
 from .document import max_severity
 
@@ -120,7 +120,7 @@ def render_html(report: Mapping[str, Any], text: Text) -> str:
     legend = "".join(f"<li><b>S{s['scenario']}</b>: {escape(s['title'])}</li>" for s in report["scenarios"])
     details = "".join(_host_details(h, text) for h in report["hosts"])
     title = text("report.change.title" if change else "report.title")
-    css = _CSS + (html_changes.CSS if change else "")
+    css = _CSS + (html_changes.CSS if change else "") + (pairing_render.CSS if report.get("pairing") else "")
     return (
         f'<!DOCTYPE html><html lang="{escape(report["lang"])}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -132,6 +132,7 @@ def render_html(report: Mapping[str, Any], text: Text) -> str:
         f"<h2>{escape(text('report.change.matrix_after' if change else 'report.matrix'))}</h2>"
         f"{_matrix(report, text)}"
         f'<h2>{escape(text("report.scenarios"))}</h2><ul class="legend">{legend}</ul>'
+        f"{pairing_render.html(report['pairing'], text) if report.get('pairing') else ''}"
         f"{html_changes.changes_section(report, text) if change else ''}"
         f"<h2>{escape(text('report.change.findings_after' if change else 'report.findings'))}</h2>"
         f"{details}</body></html>\n"

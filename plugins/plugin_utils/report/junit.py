@@ -4,7 +4,8 @@ A before/after report adds one ``<host> remediation`` suite per host (docs/repor
 ``remediation`` fails while scenarios remain and errors when the host failed or was not
 audited after the run; ``activation`` is skipped while a reboot or restart is pending; each
 blocker is a ``blocked`` case, skipped with its reason (passed, with the reason as output,
-when it was forced).
+when it was forced). A report with the fleet pairing adds a ``pairing`` suite: one case per
+(client, driver, instance), failed while that pair fails.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from xml.etree import ElementTree as ET
 
 from .change_text import blocker_kind, failed_line, pending_lines, scenarios_line
 from .changes import is_change_report
+from .pairing_render import junit_suite
 
 Text = Callable[..., str]
 
@@ -92,6 +94,8 @@ def render_junit(report: Mapping[str, Any], text: Text | None = None) -> str:
         suite.set("errors", str(errors))
         if change:
             _remediation_suite(suites, host, text)
+    if report.get("pairing"):
+        junit_suite(suites, report["pairing"], text)
     ET.indent(suites)
     body = _NOT_XML.sub("\ufffd", ET.tostring(suites, encoding="unicode"))
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import markdown_changes
+from . import markdown_changes, pairing_render
 from .changes import is_change_report
 from .markdown_changes import code
 
@@ -56,6 +56,7 @@ def render_markdown(report: Mapping[str, Any], text: Text) -> str:
         "",
         *(f"- **S{s['scenario']}**: {_cell(s['title'])}" for s in report["scenarios"]),
         "",
+        *([*pairing_render.markdown(report["pairing"], text), ""] if report.get("pairing") else ()),
         *([*markdown_changes.per_host(report, text), ""] if change else ()),
         f"## {text('report.change.findings_after' if change else 'report.findings')}",
     ]
