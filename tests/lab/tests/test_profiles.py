@@ -32,6 +32,11 @@ EXPECTED = {
     "mixed-2012r2": [1, 3, 4, 5],
     "fci-node1": [3],
     "fci-node2": [3],
+    # fleet pairing: client hosts and the servers that name them (own scenarios + across hosts)
+    "app2012r2": [1, 2, 3, 5],
+    "app2016old": [1, 3, 5],
+    "sql2019dhe": [3, 5],
+    "sql2022gcm": [1, 2],
 }
 
 
@@ -291,6 +296,16 @@ def test_a_changed_profile_rebuilds_the_host(tmp_path: Path) -> None:
             {"registry": [{"path": "HKLM\\X", "name": "v", "type": "REG_LINK", "raw": "not base64!"}]},
             r"registry\[0\]\.raw: expected base64",
         ),
+        ({"groups": ["mssql-tls clients"]}, r"groups\[0\]: expected an Ansible group name"),
+        (
+            {"inventory_vars": {"ansible_host": "x"}},
+            r"inventory_vars\.ansible_host: expected a variable name",
+        ),
+        (
+            {"expect_pairs": [{"server": "s", "driver": "SNAC11", "scenario": 3}]},
+            r"expect_pairs\[0\]\.scenario: expected 1, 2 or 5",
+        ),
+        ({"expect_pairs": [{"server": "s", "scenario": 1}]}, r"expect_pairs\[0\]\.driver: required"),
     ],
 )
 def test_bad_profiles_name_the_field(change: dict, message: str) -> None:
