@@ -8,6 +8,8 @@ host. No connection to any host, no round trip.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.mssql.tls.plugins.plugin_utils.assess.pairing import pair_fleet
@@ -66,6 +68,8 @@ class ActionModule(ActionBase):
         result.update(
             changed=False,
             findings=pair_findings(pairing["pairs"], args["lang"]),
+            # A host that skipped a later pairing keeps this result: the report takes the newest.
+            paired_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             **pairing,
         )
         return result

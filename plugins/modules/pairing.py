@@ -178,6 +178,13 @@ clients:
   returned: always
   type: list
   elements: str
+paired_at:
+  description:
+    - Controller time (UTC) of this result. The result of a C(run_once) task stays on hosts that skip a
+      later run of it; M(mssql.tls.audit_report) takes the newest.
+  returned: always
+  type: str
+  sample: "2026-12-07T20:15:50.123456Z"
 servers:
   description: The hosts with SQL Server instances.
   returned: always

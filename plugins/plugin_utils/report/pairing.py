@@ -48,15 +48,19 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 def pairing_result(
     hostvars: Mapping[str, Any], hosts: list[str], var: str | None
 ) -> Mapping[str, Any] | None:
-    """The registered mssql.tls.pairing result (run_once: every host of the play has it), or None;
-    a fleet without client hosts has nothing to pair, and its report stays as it was."""
+    """The registered mssql.tls.pairing result, or None. Run once, it is on every host that ran the
+    task; a host that skipped a later run (a conditional include) still holds an older one, so the
+    newest (``paired_at``) wins. A fleet without client hosts has nothing to pair: the report stays
+    as it was."""
     if not var:
         return None
-    for name in hosts:
-        value = (hostvars.get(name) or {}).get(var)
-        if isinstance(value, Mapping) and isinstance(value.get("pairs"), list) and not value.get("failed"):
-            return value if value.get("clients") else None
-    return None
+    found = [
+        value
+        for value in ((hostvars.get(name) or {}).get(var) for name in hosts)
+        if isinstance(value, Mapping) and isinstance(value.get("pairs"), list) and not value.get("failed")
+    ]
+    newest = max(found, key=lambda value: str(value.get("paired_at") or ""), default=None)
+    return newest if newest is not None and newest.get("clients") else None
 
 
 def _with(host: HostResult, found: list[Mapping[str, Any]]) -> HostResult:

@@ -175,3 +175,15 @@ def test_a_fleet_without_client_hosts_keeps_the_report_it_had(tmp_path):
         host["audit_pairing_result"] = pairing
     _result, report, _files = write(tmp_path, task_vars)
     assert "pairing" not in report and "pair.s1.no_common_protocol" not in report["checks"]
+
+
+def test_the_newest_pairing_wins_when_a_host_kept_an_older_one(tmp_path):
+    old, new = fleet(), fleet(sql01_suites=[s for s in WINDOWS_2019 if not s.startswith("TLS_DHE_")])
+    first = next(iter(new["hostvars"]))
+    new["hostvars"][first]["audit_pairing_result"] = old["hostvars"][first]["audit_pairing_result"]
+    assert (
+        old["hostvars"][first]["audit_pairing_result"]["paired_at"]
+        < new["hostvars"]["sql01"]["audit_pairing_result"]["paired_at"]
+    )
+    _result, report, _files = write(tmp_path, new)
+    assert {c["server"]: c["status"] for c in report["pairing"]["cells"]}["sql01"] == "connects"
