@@ -100,10 +100,10 @@ class ActionModule(ActionBase):
                     ),
                 )
                 return result
+        steps, skips = rst.restart_steps(
+            facts, instances, allow_primary_restart=args["allow_primary_restart"]
+        )
         if self._task.check_mode:
-            steps, skips = rst.restart_steps(
-                facts, instances, allow_primary_restart=args["allow_primary_restart"]
-            )
             planned = [s.instance["id"] for s in steps]
             result.update(
                 changed=bool(planned),
@@ -111,14 +111,17 @@ class ActionModule(ActionBase):
                 not_restarted=rst.skip_messages(skips, facts, lang),
                 msg=message("restart.planned", lang, count=len(planned), instances=", ".join(planned) or "-"),
             )
+            if self._task.diff:
+                result["diff"] = rst.restart_diff(facts, steps)
             return result
-        # The fix modules changed the host since the play's gather: plan the restart on its state now.
-        if not fresh:
+        # The fix modules changed the host since the play's gather: when something is to restart,
+        # plan the restart (and what it should load) on the host's state now.
+        if steps and not fresh:
             facts = gather_facts(self._connection)
             instances, _unknown = rst.find_instances(facts, ids)
-        steps, skips = rst.restart_steps(
-            facts, instances, allow_primary_restart=args["allow_primary_restart"]
-        )
+            steps, skips = rst.restart_steps(
+                facts, instances, allow_primary_restart=args["allow_primary_restart"]
+            )
         result["not_restarted"] = rst.skip_messages(skips, facts, lang)
         host = rst.Host(
             run_batch=batch_runner(self._connection),
@@ -152,6 +155,8 @@ class ActionModule(ActionBase):
             if done
             else message("restart.nothing", lang),
         )
+        if self._task.diff:
+            result["diff"] = rst.restart_diff(facts, steps, done)
         if done:
             result["ansible_facts"] = {"mssql_tls": gather_facts(self._connection)}
         return result

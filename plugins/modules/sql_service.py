@@ -86,7 +86,8 @@ attributes:
     description: >-
       Will return details on what has changed (or possibly needs changing in check_mode), when in
       diff mode.
-    support: none
+    support: full
+    details: Per instance, the certificate served before and after the restart (check mode - expected).
   platform:
     support: full
     description: Target OS/families that can be operated against.

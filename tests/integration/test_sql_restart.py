@@ -105,3 +105,14 @@ def test_validation_refuses_that_binding_without_force(make_lab) -> None:
     binding = results(proc.stdout, "Bind the certificate")["s4-rdp"]
     assert [b["code"] for b in binding["blocked"]] == ["certificate_no_private_key"]
     assert recap["s4-rdp"]["changed"] == 0
+
+
+def test_check_mode_plans_the_restart_shows_the_certificate_diff_and_restarts_nothing(make_lab) -> None:
+    lab = make_lab("s4")
+    before = lab.state("s4")
+    proc, _recap = run_playbook(lab.inventory, PLAYBOOK, "--check", "--diff", "-v")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert lab.state("s4") == before
+    result = results(proc.stdout, RESTART)["s4"]
+    assert [p["instance"] for p in result["planned"]] == ["MSSQL15.MSSQLSERVER", "MSSQL15.REPORTS"]
+    assert '+    "MSSQL15.MSSQLSERVER certificate": "the self-generated certificate"' in proc.stdout

@@ -176,3 +176,8 @@ def test_a_certificate_rdp_uses_is_refused_unless_forced(make_lab) -> None:
     state = lab.state("s4-rdp")
     assert certificate(state, "rdp-md5")["properties"] == {"9": CLIENT_AUTH_ONLY}
     assert state["sql_runtime"]["MSSQLSERVER"]["self_generated"] is not None
+
+    # Rollback deletes the property again: it was absent before the run.
+    proc, _recap = run_playbook(lab.inventory, ROLLBACK)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert certificate(lab.state("s4-rdp"), "rdp-md5")["properties"] == {}

@@ -429,3 +429,32 @@ def restarted_messages(done: Sequence[Restarted], steps: Sequence[Step], lang: s
                 )
             )
     return lines
+
+
+def _loaded_text(thumbprint: str | None, self_generated: bool) -> str | None:
+    return "self-generated" if self_generated else thumbprint
+
+
+def restart_diff(
+    facts: Mapping[str, Any], steps: Sequence[Step], done: Sequence[Restarted] | None = None
+) -> dict[str, Any]:
+    """Ansible's diff of a restart: per instance, the certificate served before and after (in check
+    mode: what the next start is expected to load)."""
+    before, after = {}, {}
+    restarted = {d.instance: d for d in done or ()}
+    for step in steps:
+        instance = step.instance
+        loaded = instance["certificate"]["loaded"]
+        key = f"{instance['id']} certificate"
+        before[key] = _loaded_text(loaded.get("thumbprint"), bool(loaded.get("self_generated")))
+        if done is None:
+            after[key] = readiness.describe_expected(next_start_certificate(facts, instance))
+        elif instance["id"] in restarted and restarted[instance["id"]].readiness is not None:
+            ready = restarted[instance["id"]].readiness
+            after[key] = _loaded_text(ready.loaded_thumbprint, ready.self_generated)
+    return {
+        "before_header": "SQL Server certificate (before)",
+        "after_header": "(after)",
+        "before": before,
+        "after": after,
+    }

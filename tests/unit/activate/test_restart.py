@@ -355,3 +355,14 @@ def test_restore_without_a_run_given_undoes_the_newest_binding_change_still_in_p
     with pytest.raises(rst.RestartError, match="binding of run 20261207T180000Z-000000"):
         rst.restart_one(make_host(agent), facts, step_for(facts), timeout_s=30, binding_run=None)
     assert agent.certificate == old_tp
+
+
+def test_the_diff_shows_the_certificate_before_and_after():
+    tp, entry = cert("sha512", eku=("1.3.6.1.5.5.7.3.2",))
+    facts = facts_of(host([entry], [auto(tp)]))
+    step = step_for(facts)
+    key = "MSSQL16.MSSQLSERVER certificate"
+    planned = rst.restart_diff(facts, [step])
+    assert (planned["before"][key], planned["after"][key]) == (tp, "the self-generated certificate")
+    done = rst.restart_one(make_host(FakeAgent()), facts, step, timeout_s=30, binding_run=None)
+    assert rst.restart_diff(facts, [step], [done])["after"][key] == "self-generated"
