@@ -66,6 +66,7 @@ def test_a_failover_cluster_instance_restarts_through_its_resource_on_the_owner_
     assert (skip["code"], skip["data"]["owner_node"]) == ("not_owner", "FCI-NODE1")
     assert found["fci-node2"]["restarted"] == [] and not found["fci-node2"]["changed"]
     assert {h: c["changed"] for h, c in recap.items()} == {"fci-node1": 1, "fci-node2": 0}
+    assert lab.stats()["fci-node2"]["commands"] == 1  # its gather: nothing to restart there
     node1, node2 = lab.state("fci-node1"), lab.state("fci-node2")
     assert started(node1) != started(before["fci-node1"])
     assert node2 == before["fci-node2"]
