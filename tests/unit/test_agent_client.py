@@ -120,13 +120,13 @@ def test_validation_errors_are_value_errors_of_their_own_type():
 
 
 def test_build_request_wraps_checked_ops_and_journal():
-    request = build_request([READ, WRITE], JOURNAL)
-    assert request == {"v": 1, "ops": [READ, WRITE], "journal": JOURNAL}
+    request = build_request([READ, WRITE], JOURNAL, rid="r-1")
+    assert request == {"v": 1, "rid": "r-1", "ops": [READ, WRITE], "journal": JOURNAL}
 
 
 def test_journal_append_alone_needs_no_journal_record():
     append = op("journal.append", id="abc", line='{"rolled_back": true}')
-    assert build_request([append]) == {"v": 1, "ops": [append]}
+    assert build_request([append], rid="r-1") == {"v": 1, "rid": "r-1", "ops": [append]}
 
 
 def test_whole_key_removal_accepts_key_precondition():

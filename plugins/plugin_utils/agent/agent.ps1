@@ -2633,7 +2633,11 @@ function Invoke-Batch([string]$Json) {
         throw (New-AgentError 'invalid_request' "field 'journal': expected {'id': str, 'line': str}")
     }
     $results = New-Object System.Collections.Generic.List[object]
-    $response = [ordered]@{ v = $ProtocolVersion; journal_id = $null; results = $results }
+    # rid: the request's id echoed (null when it has none), so the client can tell which request
+    # this response answers (docs/agent-protocol.md, "Request id").
+    $rid = $null
+    if ($request.rid -is [string]) { $rid = $request.rid }
+    $response = [ordered]@{ v = $ProtocolVersion; rid = $rid; journal_id = $null; results = $results }
     if ($null -ne $journal) {
         $response['journal_id'] = $journal.id
         try {

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import re
+import secrets
 import struct
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -152,12 +154,20 @@ def encode_powershell(script: str) -> str:
     return POWERSHELL_PREFIX + base64.b64encode(script.encode("utf-16-le")).decode("ascii")
 
 
+def new_request_id() -> str:
+    """A fresh ``rid``: 16 random hex digits (docs/agent-protocol.md, "Request id")."""
+    return secrets.token_hex(8)
+
+
 def build_request(
-    ops: Sequence[Mapping[str, Any]], journal: Mapping[str, Any] | None = None
+    ops: Sequence[Mapping[str, Any]], journal: Mapping[str, Any] | None = None, rid: str | None = None
 ) -> dict[str, Any]:
-    """Validate ops against the spec and wrap them in a versioned request."""
+    """Validate ops against the spec and wrap them in a versioned request with its own ``rid``."""
     checked = [validate_op(o) for o in ops]
-    request: dict[str, Any] = {"v": PROTOCOL_VERSION, "ops": checked}
+    rid = new_request_id() if rid is None else rid
+    if not isinstance(rid, str) or not _JOURNAL_ID.fullmatch(rid):
+        raise ValueError("field 'rid': expected 1-64 characters of [A-Za-z0-9_.-]")
+    request: dict[str, Any] = {"v": PROTOCOL_VERSION, "rid": rid, "ops": checked}
     if journal is not None:
         if not isinstance(journal.get("id"), str) or not _JOURNAL_ID.fullmatch(journal["id"]):
             raise ValueError("field 'journal.id': expected 1-64 characters of [A-Za-z0-9_.-]")
@@ -180,27 +190,73 @@ def build_command(request: Mapping[str, Any], script: bytes | None = None) -> tu
 
 # fullmatch, not match with "$": "$" also matches before a trailing newline.
 _JOURNAL_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_JSON_LINE = re.compile(rb"^\s*\{")
+# A line that starts a JSON object, after an optional UTF-8 byte order mark (PowerShell writes
+# one when the console's output encoding is UTF-8 with a signature).
+_JSON_LINE = re.compile(rb"^(?:\xef\xbb\xbf)?\s*\{")
+# PowerShell's error stream serialised as CLIXML (reference/ansible-winrm-wire.md): the text of
+# each <S S="Error"> element, with XML escapes and _xHHHH_ for control characters.
+_CLIXML_ERROR = re.compile(r'<S S="Error">(.*?)</S>', re.S)
+_CLIXML_CHAR = re.compile(r"_x([0-9A-Fa-f]{4})_")
+_TAIL_CHARS = 400
+
+
+def _output_tail(stdout: bytes, stderr: bytes) -> str:
+    """The end of what the host printed, for a message: stderr (CLIXML read as text), else stdout."""
+    text = (stderr or stdout).decode("utf-8", "replace")
+    if "#< CLIXML" in text:
+        errors = _CLIXML_ERROR.findall(text)
+        if errors:
+            text = html.unescape(_CLIXML_CHAR.sub(lambda m: chr(int(m[1], 16)), "".join(errors)))
+    text = text.strip()
+    return text[-_TAIL_CHARS:] if text else "empty output"
+
+
+def _response_document(stdout: bytes, stderr: bytes, rc: int) -> dict[str, Any]:
+    """The last line of stdout that is a JSON object; noise lines before it are skipped."""
+    broken: tuple[int, str] | None = None
+    for line in reversed(stdout.splitlines()):
+        if not _JSON_LINE.match(line):
+            continue
+        try:
+            doc = json.loads(line)
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the parser goes
+            broken = broken or (len(line), str(exc) if isinstance(exc, ValueError) else "nested too deep")
+            continue
+        if isinstance(doc, dict):
+            return doc
+    if broken is not None:
+        stderr_text = f"; stderr: {_output_tail(b'', stderr)}" if stderr.strip() else ""
+        raise AgentProtocolError(
+            f"the agent's response is not complete JSON (rc={rc}, {broken[0]} bytes: {broken[1]}): "
+            f"the output was cut off or garbled{stderr_text}"
+        )
+    raise AgentProtocolError(f"no agent response (rc={rc}): {_output_tail(stdout, stderr)}")
 
 
 def parse_response(stdout: bytes, stderr: bytes, rc: int, request: Mapping[str, Any]) -> BatchResult:
     """Turn the agent's stdout into a BatchResult; anything malformed raises AgentProtocolError."""
-    doc = None
-    for line in reversed(stdout.splitlines()):
-        if _JSON_LINE.match(line):
-            try:
-                doc = json.loads(line)
-                break
-            except ValueError:
-                continue
-    if not isinstance(doc, dict):
-        tail = (stderr or stdout)[-400:].decode("utf-8", "replace").strip()
-        raise AgentProtocolError(f"no agent response (rc={rc}): {tail or 'empty output'}")
+    doc = _response_document(stdout, stderr, rc)
+    if "rid" in doc and doc["rid"] != request.get("rid"):
+        raise AgentProtocolError(
+            f"the response answers another request (rid {str(doc['rid'])[:64]!r}, "
+            f"this request {request.get('rid')!r}); it is not used"
+        )
     if "fatal" in doc:
         fatal = doc["fatal"] if isinstance(doc["fatal"], dict) else {}
         raise AgentProtocolError(f"agent refused the batch ({fatal.get('kind')}): {fatal.get('message')}")
-    if doc.get("v") != PROTOCOL_VERSION or not isinstance(doc.get("results"), list):
-        raise AgentProtocolError(f"unexpected agent response version or shape: {str(doc)[:200]}")
+    if doc.get("v") != PROTOCOL_VERSION:
+        raise AgentProtocolError(
+            f"unexpected agent response version or shape: protocol version {str(doc.get('v'))[:20]!r}, "
+            f"this collection speaks {PROTOCOL_VERSION}"
+        )
+    if not isinstance(doc.get("results"), list):
+        raise AgentProtocolError(
+            f"unexpected agent response version or shape: no results list: {str(doc)[:200]}"
+        )
+    if doc.get("journal_id") is not None and not isinstance(doc["journal_id"], str):
+        raise AgentProtocolError(
+            f"unexpected agent response version or shape: journal_id {doc['journal_id']!r:.60}"
+        )
     ops = request["ops"]
     if len(doc["results"]) != len(ops):
         raise AgentProtocolError(f"agent returned {len(doc['results'])} results for {len(ops)} ops")

@@ -88,7 +88,9 @@ def test_output_is_one_ascii_json_document(host: LabHost) -> None:
     outcome, doc = run(host, ops)
     assert all(b < 128 for b in outcome.stdout)
     assert data(doc, 1)["values"]["Note"] == {"type": "REG_SZ", "data": "caf\u00e9 \u2713"}
-    parsed = client.parse_response(outcome.stdout, outcome.stderr, outcome.rc, {"ops": ops})
+    parsed = client.parse_response(
+        outcome.stdout, outcome.stderr, outcome.rc, {"ops": ops, "rid": doc["rid"]}
+    )
     assert parsed.ok
 
 

@@ -230,6 +230,8 @@ def run_batch(
     ctx = OpContext(state, clock)
     response: dict[str, Any] = {
         "v": 1,
+        # the request's id echoed, as agent.ps1 does (null when it has none)
+        "rid": request["rid"] if isinstance(request.get("rid"), str) else None,
         "journal_id": None if record is None else record.get("id"),
         "results": [],
     }
