@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ..facts.suites import parse_suite
@@ -47,14 +48,21 @@ class Negotiation:
     warnings: tuple[str, ...] = ()
 
 
-def _offered(driver: ClientDriver, protocol: str) -> set[str]:
-    suites = [parse_suite(name) for name in driver.suites]
-    return {suite.canonical for suite in suites if protocol in suite.protocols}
+# A fleet has few distinct suite lists: cache per list (pairs grow as clients x instances).
+@lru_cache(maxsize=256)
+def _offered(suites: tuple[str, ...], protocol: str) -> frozenset[str]:
+    parsed = [parse_suite(name) for name in suites]
+    return frozenset(suite.canonical for suite in parsed if protocol in suite.protocols)
 
 
-def _serves(name: str, protocol: str, key_type: str) -> bool:
-    suite = parse_suite(name)
-    return protocol in suite.protocols and suite.usable_with_key(key_type)
+@lru_cache(maxsize=256)
+def _served(suites: tuple[str, ...], protocol: str, key_type: str) -> tuple[str, ...]:
+    """The server's suites for this protocol and key type, in its order."""
+    return tuple(
+        name
+        for name in suites
+        if protocol in (suite := parse_suite(name)).protocols and suite.usable_with_key(key_type)
+    )
 
 
 def negotiate(driver: ClientDriver, server: ServerEnd) -> Negotiation:
@@ -67,12 +75,9 @@ def negotiate(driver: ClientDriver, server: ServerEnd) -> Negotiation:
             return Negotiation("unknown", "sql_build_unknown")
         return Negotiation("fails", "no_common_protocol", 1)
     protocol = common[-1]
-    offered = _offered(driver, protocol)
-    candidates = [
-        n
-        for n in server.suites
-        if _serves(n, protocol, server.key_type) and parse_suite(n).canonical in offered
-    ]
+    offered = _offered(driver.suites, protocol)
+    served = _served(server.suites, protocol, server.key_type)
+    candidates = [n for n in served if parse_suite(n).canonical in offered]
     if not candidates:
         return Negotiation("fails", "no_common_suite", 2, protocol, common_protocols=common)
     suite = candidates[0]
