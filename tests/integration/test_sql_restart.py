@@ -117,3 +117,30 @@ def test_check_mode_plans_the_restart_shows_the_certificate_diff_and_restarts_no
     result = results(proc.stdout, RESTART)["s4"]
     assert [p["instance"] for p in result["planned"]] == ["MSSQL15.MSSQLSERVER", "MSSQL15.REPORTS"]
     assert '+    "MSSQL15.MSSQLSERVER certificate": "the self-generated certificate"' in proc.stdout
+
+
+def test_a_primary_replica_restarts_only_when_allowed_and_stays_requested_until_then(make_lab) -> None:
+    lab = make_lab("ag-node1", "ag-node2")
+    before = {host: lab.state(host) for host in lab.hosts}
+    restart = json.dumps({"sql_restart_instances": ["MSSQLSERVER"]})
+    proc, recap = run_playbook(lab.inventory, RESTART_ONLY, "-v", "-e", restart)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    found = results(proc.stdout, RESTART)
+    (secondary,) = found["ag-node2"]["restarted"]
+    assert secondary["method"] == "service" and secondary["readiness"]["ready"]
+    (refused,) = found["ag-node1"]["not_restarted"]
+    assert (refused["code"], refused["data"]["groups"]) == ("primary_refused", ["AG1"])
+    assert "allow_primary_restart" in refused["message"]
+    kept = results(proc.stdout, "Keep what is still to do requested")["ag-node1"]
+    assert kept["ansible_facts"]["mssql_tls_restart_requests"] == ["MSSQL16.MSSQLSERVER"]
+    assert started(lab.state("ag-node1")) == started(before["ag-node1"])
+    assert started(lab.state("ag-node2")) != started(before["ag-node2"])
+
+    proc, _recap = run_playbook(
+        lab.inventory, RESTART_ONLY, "-v", "-e", restart, "-e", "sql_restart_allow_primary_restart=true"
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    primary = results(proc.stdout, RESTART)["ag-node1"]
+    assert [r["instance"] for r in primary["restarted"]] == ["MSSQL16.MSSQLSERVER"]
+    assert any("was the primary replica of AG1" in note for note in primary["notes"])
+    assert started(lab.state("ag-node1")) != started(before["ag-node1"])

@@ -32,6 +32,8 @@ EXPECTED = {
     "mixed-2012r2": [1, 3, 4, 5],
     "fci-node1": [3],
     "fci-node2": [3],
+    "ag-node1": [],
+    "ag-node2": [],
     # fleet pairing: client hosts and the servers that name them (own scenarios + across hosts)
     "app2012r2": [1, 2, 3, 5],
     "app2016old": [1, 3, 5],
@@ -378,3 +380,14 @@ def test_a_binding_certificate_must_be_one_of_the_profile_certificates() -> None
     doc = base_profile(winrm_https_certificate="nope")
     with pytest.raises(ProfileError, match="winrm_https_certificate: expected one of the certificate names"):
         parse_profile(doc, "x.yml")
+
+
+def test_an_availability_group_is_a_cluster_resource_online_on_the_primary_node(
+    fleet: dict[str, LabHost],
+) -> None:
+    for name in ("ag-node1", "ag-node2"):
+        cluster = fleet[name].state.cluster
+        assert cluster is not None
+        (group,) = [r for r in cluster.resources if r.type == "SQL Server Availability Group"]
+        assert (group.name, group.owner_node, group.state) == ("AG1", "AG-NODE1", "Online")
+        assert value(fleet[name].state, f"{SQL}\\MSSQL16.MSSQLSERVER\\MSSQLServer\\HADR", "HADR_Enabled") == 1

@@ -467,6 +467,10 @@ def _cluster(p: Profile, instances: list[SqlInstance]) -> Cluster | None:
                 depends_on=[f"SQL Server{suffix}"],
             ),
         ]
+    # One role (group) per availability group, its resource online on the primary replica's node
+    # (docs/reference-windows-bindings.md 8). The lab only stores it: restarts do not move it.
+    for group, owner in c.availability_groups:
+        resources.append(ClusterResource(group, "SQL Server Availability Group", group, owner))
     return Cluster(name=c.name, nodes=[{"name": n, "state": "Up"} for n in c.nodes], resources=resources)
 
 

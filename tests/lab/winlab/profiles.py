@@ -162,6 +162,8 @@ class ClusterProfile:
     name: str
     nodes: tuple[str, ...]
     owner: str
+    # Always On availability groups: (group name, node where its resource is online = the primary)
+    availability_groups: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -586,8 +588,18 @@ def parse_profile(doc: Any, where: str, digest: str = "") -> Profile:
     if r.raw("cluster") is not None:
         c = r.sub("cluster")
         nodes = tuple(str(n) for n in c.list("nodes", required=True))
+        groups = []
+        for i, g in enumerate(c.list("availability_groups")):
+            ag = _Reader(g, f"{where}.cluster.availability_groups[{i}]")
+            groups.append((ag.str("name", required=True), ag.str("owner", nodes[0])))
+            ag.done()
+            if groups[-1][1].upper() not in (n.upper() for n in nodes):
+                raise ProfileError(f"{ag.where}.owner: expected one of the nodes {list(nodes)}")
         cluster = ClusterProfile(
-            name=c.str("name", required=True), nodes=nodes, owner=c.str("owner", nodes[0])
+            name=c.str("name", required=True),
+            nodes=nodes,
+            owner=c.str("owner", nodes[0]),
+            availability_groups=tuple(groups),
         )
         c.done()
         if computer_name.upper() not in (n.upper() for n in nodes):
