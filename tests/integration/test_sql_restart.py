@@ -123,7 +123,7 @@ def test_a_primary_replica_restarts_only_when_allowed_and_stays_requested_until_
     lab = make_lab("ag-node1", "ag-node2")
     before = {host: lab.state(host) for host in lab.hosts}
     restart = json.dumps({"sql_restart_instances": ["MSSQLSERVER"]})
-    proc, recap = run_playbook(lab.inventory, RESTART_ONLY, "-v", "-e", restart)
+    proc, _recap = run_playbook(lab.inventory, RESTART_ONLY, "-v", "-e", restart)
     assert proc.returncode == 0, proc.stdout[-4000:]
     found = results(proc.stdout, RESTART)
     (secondary,) = found["ag-node2"]["restarted"]
