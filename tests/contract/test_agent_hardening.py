@@ -233,5 +233,5 @@ def test_files_are_read_once_in_compiled_code(agent_tree, functions):
 
 
 def test_an_existing_journal_folder_gets_the_acl_too(functions):
-    directory = functions["Get-JournalDirectory"]
+    directory = functions["Initialize-JournalFolder"]
     assert _member_calls(directory, "SetAccessControl") and _calls(directory, "Test-JournalSecurity")

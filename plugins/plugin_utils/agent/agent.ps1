@@ -1020,8 +1020,11 @@ $JournalSids = @('S-1-5-32-544', 'S-1-5-18')
 
 function New-JournalSecurity {
     # Only administrators and SYSTEM may plant files where an elevated agent appends:
-    # a protected DACL (nothing inherited) granting those two FullControl, inherited below.
+    # a protected DACL (nothing inherited) granting those two FullControl, inherited below,
+    # and administrators as the owner: the owner of a folder may always rewrite its DACL, so a
+    # folder a user created beforehand would otherwise stay open to that user.
     $security = New-Object System.Security.AccessControl.DirectorySecurity
+    $security.SetOwner((New-Object System.Security.Principal.SecurityIdentifier($JournalSids[0])))
     $security.SetAccessRuleProtection($true, $false)
     foreach ($sid in $JournalSids) {
         $identity = New-Object System.Security.Principal.SecurityIdentifier($sid)
@@ -1032,8 +1035,11 @@ function New-JournalSecurity {
 }
 
 function Test-JournalSecurity($Security) {
-    # True when the DACL is protected and allows nobody but administrators and SYSTEM.
+    # True when the DACL is protected, allows nobody but administrators and SYSTEM, and one of
+    # them owns the folder.
     if (-not $Security.AreAccessRulesProtected) { return $false }
+    $owner = $Security.GetOwner([System.Security.Principal.SecurityIdentifier])
+    if ($null -eq $owner -or $JournalSids -notcontains $owner.Value) { return $false }
     foreach ($rule in $Security.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
         if ($JournalSids -notcontains $rule.IdentityReference.Value) { return $false }
     }
@@ -1046,21 +1052,26 @@ function Assert-NotReparsePoint([string]$Path) {
     }
 }
 
+function Initialize-JournalFolder([string]$Path) {
+    # The ACL is applied when the folder is created and also when it already exists without it
+    # (created by hand, by a user before the agent, or by an older agent): checked on every
+    # write batch, for the mssql.tls folder and the journal folder in it.
+    Assert-NotReparsePoint $Path
+    if (-not [System.IO.Directory]::Exists($Path)) {
+        $null = [System.IO.Directory]::CreateDirectory($Path, (New-JournalSecurity))
+    } elseif (-not (Test-JournalSecurity ([System.IO.Directory]::GetAccessControl($Path)))) {
+        [System.IO.Directory]::SetAccessControl($Path, (New-JournalSecurity))
+    }
+}
+
 function Get-JournalDirectory([bool]$Create) {
     if ([string]::IsNullOrEmpty($env:ProgramData)) { throw (New-AgentError 'error' 'ProgramData is not set') }
     $root = [System.IO.Path]::Combine($env:ProgramData, 'mssql.tls')
     $directory = [System.IO.Path]::Combine($root, 'journal')
     Assert-NotReparsePoint $root
     if ($Create) {
-        # The ACL is applied when the folder is created and also when it already exists without
-        # it (created by hand or by an older agent): the check runs on every write batch.
-        if (-not [System.IO.Directory]::Exists($root)) {
-            $null = [System.IO.Directory]::CreateDirectory($root, (New-JournalSecurity))
-        } elseif (-not (Test-JournalSecurity ([System.IO.Directory]::GetAccessControl($root)))) {
-            [System.IO.Directory]::SetAccessControl($root, (New-JournalSecurity))
-        }
-        Assert-NotReparsePoint $directory
-        $null = [System.IO.Directory]::CreateDirectory($directory)
+        Initialize-JournalFolder $root
+        Initialize-JournalFolder $directory
     }
     Assert-NotReparsePoint $root
     Assert-NotReparsePoint $directory
