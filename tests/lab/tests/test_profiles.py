@@ -34,6 +34,8 @@ EXPECTED = {
     "fci-node2": [3],
     "ag-node1": [],
     "ag-node2": [],
+    # hostile strings in the instance name, certificate subjects, friendly names and ERRORLOG
+    "hostile": [],
     # fleet pairing: client hosts and the servers that name them (own scenarios + across hosts)
     "app2012r2": [1, 2, 3, 5],
     "app2016old": [1, 3, 5],

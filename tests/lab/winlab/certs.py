@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,7 +169,13 @@ class KeyCache:
 
 
 def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    # Windows imports and uses a certificate whose CN is longer than X.520's ub-common-name (64);
+    # cryptography refuses to build one unless told not to check (and then warns).
+    if len(cn) <= 64:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn, _validate=False)])
 
 
 def _sign(key: PrivateKey, data: bytes, hash_name: str) -> bytes:
