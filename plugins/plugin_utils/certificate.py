@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import warnings
 from dataclasses import asdict, dataclass
 from functools import cache
 
@@ -94,7 +95,11 @@ def describe_certificate(der: bytes) -> CertificateInfo:
             f"parsing certificates needs the cryptography package: {CRYPTOGRAPHY_IMPORT_ERROR}"
         )
     try:
-        return _describe(x509.load_der_x509_certificate(der), der)
+        with warnings.catch_warnings():
+            # A name longer than X.520's upper bound (a CN over 64 characters) is what the host
+            # has: cryptography warns on reading it, which would print on every task's stderr.
+            warnings.filterwarnings("ignore", message="Attribute's length must be", category=UserWarning)
+            return _describe(x509.load_der_x509_certificate(der), der)
     except (ValueError, TypeError) as error:  # cryptography parses lazily: fields can fail late
         raise CertificateParseError(
             f"certificate: expected a DER-encoded X.509 certificate, got {len(der)} bytes: {error}"
