@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+from ansible_collections.mssql.tls.plugins.plugin_utils.assess.engine import AssessError, check_facts
 from ansible_collections.mssql.tls.plugins.plugin_utils.assess.pairing import pair_fleet
 from ansible_collections.mssql.tls.plugins.plugin_utils.assess.pairing_findings import pair_findings
 from ansible_collections.mssql.tls.plugins.plugin_utils.assess.pairing_links import PairingError, member
@@ -55,11 +56,15 @@ class ActionModule(ActionBase):
         if unknown:
             raise AnsibleActionFail(f"hosts: not in the inventory: {', '.join(unknown)}")
         clients = set((task_vars.get("groups") or {}).get(args["clients_group"]) or [])
+        facts = {name: _facts(hostvars[name], args["facts_var"]) for name in args["hosts"]}
+        for name, host_facts in facts.items():
+            try:
+                if host_facts is not None:
+                    check_facts(host_facts)
+            except AssessError as exc:  # facts of another shape than tls_facts gives: named, not a traceback
+                raise AnsibleActionFail(f"hostvars[{name}]: {exc}") from None
         try:
-            members = [
-                member(name, hostvars[name], _facts(hostvars[name], args["facts_var"]), name in clients)
-                for name in args["hosts"]
-            ]
+            members = [member(name, hostvars[name], facts[name], name in clients) for name in args["hosts"]]
         except PairingError as exc:
             raise AnsibleActionFail(str(exc)) from None
         pairing = pair_fleet(members)

@@ -21,7 +21,7 @@ from ansible_collections.mssql.tls.tests.unit.facts.winhost import compliant_202
 
 MODULES_DIR = Path(__file__).resolve().parents[2] / "plugins" / "modules"
 # Modules being written (issue 12): their cases are added when they land.
-NOT_YET = {"certificate_purpose", "sql_encryption", "sql_service", "pairing"}
+NOT_YET: set[str] = set()
 
 FACTS = facts_of(compliant_2022_host())
 RUN_ID = "20261207T191500Z-ab12cd"
@@ -62,7 +62,16 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
     # every module: an unknown argument, named with the ones that exist
     *[
         (m, {"bogus": 1}, {}, "Unsupported parameters for (None) module: bogus. Supported parameters")
-        for m in ("agent_ping", "assess", "reboot", "rollback", "schannel_protocols", "cipher_suites")
+        for m in (
+            "agent_ping",
+            "assess",
+            "reboot",
+            "rollback",
+            "schannel_protocols",
+            "cipher_suites",
+            "certificate_purpose",
+            "sql_encryption",
+        )
     ],
     ("tls_facts", {"gather_subset": ["all"]}, {}, "Unsupported parameters for (None) module: gather_subset"),
     # assess
@@ -238,6 +247,81 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
     ),
     ("cipher_suites", {"run_id": "1"}, {}, "run_id: expected a run id like"),
     ("cipher_suites", {"facts": facts_with(cipher_suites=None)}, {}, "facts.cipher_suites: expected a dict"),
+    # certificate_purpose
+    ("certificate_purpose", {"hashes": ["md4"]}, {}, "hashes[0]: expected one of ['md5', 'sha1'"),
+    (
+        "certificate_purpose",
+        {"thumbprints": ["../x"]},
+        {},
+        "thumbprints[0]: expected 40 hex digits, got '../x'",
+    ),
+    (
+        "certificate_purpose",
+        {"keep_if_unrestricted": ["all"]},
+        {},
+        "keep_if_unrestricted[0]: expected one of",
+    ),
+    ("certificate_purpose", {"force": "perhaps"}, {}, "argument 'force' is of type str"),
+    ("certificate_purpose", {"run_id": "x"}, {}, "run_id: expected a run id like"),
+    ("certificate_purpose", {"facts": facts_with(sql=[])}, {}, "facts.sql: expected a dict"),
+    # sql_encryption
+    ("sql_encryption", {"certificate": "'; DROP TABLE x"}, {}, "certificate"),
+    ("sql_encryption", {"hashes": ["md4"]}, {}, "hashes[0]: expected one of ['md5', 'sha1'"),
+    ("sql_encryption", {"force_encryption": "maybe"}, {}, "argument 'force_encryption' is of type str"),
+    ("sql_encryption", {"instances": {"a": 1}}, {}, "argument 'instances' is of type dict"),
+    ("sql_encryption", {"run_id": "x"}, {}, "run_id: expected a run id like"),
+    ("sql_encryption", {"facts": facts_with(certificates={})}, {}, "facts.certificates: expected a list"),
+    # sql_service
+    ("sql_service", {}, {}, "missing required arguments: instances"),
+    ("sql_service", {"instances": [], "bogus": 1}, {}, "Unsupported parameters for (None) module: bogus"),
+    ("sql_service", {"instances": ["NOPE"], "facts": FACTS}, {}, "instances: no SQL Server instance NOPE"),
+    ("sql_service", {"instances": ["MSSQLSERVER"], "timeout": 0}, {}, "timeout: expected a positive number"),
+    (
+        "sql_service",
+        {"instances": ["MSSQLSERVER"], "window_start": "10:00"},
+        {},
+        "window_start/window_end: set",
+    ),
+    (
+        "sql_service",
+        {"instances": ["MSSQLSERVER"], "window_start": "25:00", "window_end": "01:00"},
+        {},
+        "window_start: expected HH:MM",
+    ),
+    ("sql_service", {"instances": ["MSSQLSERVER"], "run_id": "x"}, {}, "run_id: expected a run id like"),
+    (
+        "sql_service",
+        {"instances": ["MSSQLSERVER"], "facts": facts_with(host=1)},
+        {},
+        "facts.host: expected a dict",
+    ),
+    (
+        "sql_service",
+        {"instances": ["MSSQLSERVER"], "allow_primary_restart": "x"},
+        {},
+        "argument 'allow_primary",
+    ),
+    # pairing (controller only)
+    ("pairing", {}, {}, "missing required arguments: hosts"),
+    ("pairing", {"hosts": ["ghost"]}, {"hostvars": {}}, "hosts: not in the inventory: ghost"),
+    (
+        "pairing",
+        {"hosts": ["h"], "lang": "fr"},
+        {"hostvars": {"h": {}}},
+        "value of lang must be one of: en, ja",
+    ),
+    (
+        "pairing",
+        {"hosts": ["h"]},
+        {"hostvars": {"h": {"ansible_facts": {"mssql_tls": {"schema_version": 1}}}}},
+        "hostvars[h]: facts.os: expected a dict",
+    ),
+    (
+        "pairing",
+        {"hosts": ["h"]},
+        {"hostvars": {"h": {"ansible_facts": {"mssql_tls": FACTS}, "mssql_tls_connects_to": [3]}}},
+        "hostvars[h].mssql_tls_connects_to: expected a list of host names",
+    ),
 ]
 
 

@@ -29,7 +29,8 @@ class AssessError(ValueError):
     """Facts or options that assess cannot work with; the message names the field."""
 
 
-def _check(facts: Any, lang: str, options: Mapping[str, Any]) -> dict[str, Any]:
+def check_facts(facts: Any) -> None:
+    """Raise AssessError naming the first top-level field of ``facts`` that the rules cannot read."""
     if not isinstance(facts, Mapping):
         raise AssessError(f"facts: expected the mssql_tls facts (a mapping), got {type(facts).__name__}")
     if facts.get("schema_version") != SUPPORTED_SCHEMA:
@@ -44,6 +45,10 @@ def _check(facts: Any, lang: str, options: Mapping[str, Any]) -> dict[str, Any]:
             )
     if not isinstance(facts["sql"].get("instances"), list):
         raise AssessError("facts.sql.instances: expected a list")
+
+
+def _check(facts: Any, lang: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    check_facts(facts)
     if lang not in LANGUAGES:
         raise AssessError(f"lang: expected one of {list(LANGUAGES)}, got {lang!r}")
     unknown = set(options) - set(DEFAULT_OPTIONS)
