@@ -1085,14 +1085,22 @@ function Get-JournalPath([string]$Id, [bool]$Create) {
     return [System.IO.Path]::Combine((Get-JournalDirectory $Create), $Id + '.jsonl')
 }
 
-function Add-JournalLine([string]$Id, [string]$Line) {
-    # Flushed to disk before the op it announces runs (write-ahead).
+function Add-JournalLine([string]$Id, [string]$Line, [bool]$New = $false) {
+    # Flushed to disk before the op it announces runs (write-ahead). A batch's header starts a
+    # new record ($New): two batches in one file would hide the second from rollback.
     if ($Line.Contains("`n") -or $Line.Contains("`r")) {
         throw (New-AgentError 'invalid_request' "field 'line': expected one JSON document without a newline")
     }
     $path = Get-JournalPath $Id $true
+    $mode = [System.IO.FileMode]::Append
+    if ($New) {
+        if ([System.IO.File]::Exists($path)) {
+            throw (New-AgentError 'conflict' ("journal record '{0}' already exists: a batch starts a new record" -f $Id))
+        }
+        $mode = [System.IO.FileMode]::CreateNew
+    }
     $bytes = $Utf8.GetBytes($Line + "`r`n")
-    $stream = New-Object System.IO.FileStream($path, [System.IO.FileMode]::Append, [System.IO.FileAccess]::Write, [System.IO.FileShare]::Read)
+    $stream = New-Object System.IO.FileStream($path, $mode, [System.IO.FileAccess]::Write, [System.IO.FileShare]::Read)
     try {
         $stream.Write($bytes, 0, $bytes.Length)
         $stream.Flush($true)
@@ -2652,7 +2660,7 @@ function Invoke-Batch([string]$Json) {
     if ($null -ne $journal) {
         $response['journal_id'] = $journal.id
         try {
-            $null = Add-JournalLine $journal.id $journal.line
+            $null = Add-JournalLine $journal.id $journal.line $true
         } catch {
             $response['journal_error'] = Get-ErrorMessage $_.Exception
             foreach ($op in $ops) { $results.Add((New-ErrorResult 'skipped' 'journal record could not be written')) }

@@ -6,7 +6,7 @@ One record per apply batch, in ``%ProgramData%\\mssql.tls\\journal\\<id>.jsonl``
 ``{"done": true, "stopped_at": i|null}`` at the end. The header holds, for every op, what it
 changes (``target``), the prior state (``before``) and the state it leaves (``after``), so a
 record alone is enough to roll the batch back (``rollback.py``). Record ids are
-``<run id>.<module>.<attempt>``; a run id groups the records of one playbook run.
+``<run id>.<module>.<attempt>-<nonce>``; a run id groups the records of one playbook run.
 """
 
 from __future__ import annotations
@@ -42,10 +42,12 @@ def check_run_id(run_id: Any, field_name: str = "run_id") -> str:
     return run_id
 
 
-def record_id(run_id: str, module: str, attempt: int = 1) -> str:
+def record_id(run_id: str, module: str, attempt: int = 1, nonce: str | None = None) -> str:
+    """``<run id>.<module>.<attempt>-<nonce>``: one record per batch, even when a module applies
+    twice in one run (the agent refuses to start a batch in an existing record)."""
     if not _MODULE.match(module):
         raise JournalError(f"module: expected lowercase letters and '_', got {module!r}")
-    return f"{check_run_id(run_id)}.{module}.{attempt}"
+    return f"{check_run_id(run_id)}.{module}.{attempt}-{nonce or secrets.token_hex(2)}"
 
 
 def header(

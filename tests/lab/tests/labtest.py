@@ -20,7 +20,7 @@ for extra in (LAB_DIR, REPO / ".ansible" / "collections"):
         sys.path.insert(0, str(extra))
 
 from ansible_collections.mssql.tls.plugins.plugin_utils.agent import client  # noqa: E402
-from winlab import build, certs  # noqa: E402
+from winlab import build, certs, journal  # noqa: E402
 from winlab.host import LabHost, load_fleet  # noqa: E402
 from winlab.model import HostState  # noqa: E402
 from winlab.profiles import parse_profile  # noqa: E402
@@ -76,7 +76,13 @@ def run(
     knobs: Knobs | None = None,
     raw: bool = False,
 ) -> tuple[CommandOutcome, dict[str, Any]]:
-    """Run one batch built with the collection's client; returns (outcome, response JSON)."""
+    """Run one batch built with the collection's client; returns (outcome, response JSON).
+
+    A batch starts a new journal record (the agent refuses an existing one): when the record
+    already exists on the host, the batch gets the next free ``<id>.<n>``.
+    """
+    if journal_id is not None:
+        journal_id = _free_record(host, journal_id)
     if raw:
         request: dict[str, Any] = {"v": 1, "ops": ops}
         if journal_id:
@@ -88,6 +94,16 @@ def run(
     outcome = host.run_command(command, stdin, knobs or Knobs())
     doc = json.loads(outcome.stdout) if outcome.stdout else {}
     return outcome, doc
+
+
+def _free_record(host: LabHost, record: str) -> str:
+    if not journal.valid_record_id(record):
+        return record  # a test of a malformed id: the lab must see it as it is
+    candidate, n = record, 1
+    while host.state.file(journal.record_path(host.state, candidate)) is not None:
+        n += 1
+        candidate = f"{record}.{n}"
+    return candidate
 
 
 def data(doc: dict[str, Any], index: int = 0) -> Any:

@@ -6,6 +6,7 @@ endpoints following the host), journal.read's created_utc and the created_keys p
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import random
 import time
@@ -216,8 +217,12 @@ def test_os_reboot_validates_its_fields(host: LabHost, fields: dict, message: st
     assert outcome.reboot_after_s is None
 
 
+_RECORDS = itertools.count(1)
+
+
 def _run_over_wsman(endpoint: WsmanEndpoint, ops: list[dict]) -> dict:
-    request = client.build_request(ops, {"id": "reboot-1", "line": "{}"})
+    # Every batch starts its own journal record.
+    request = client.build_request(ops, {"id": f"reboot-{next(_RECORDS)}", "line": "{}"})
     command_line, stdin = client.build_command(request, script=b"# agent\n")
     shell = create(endpoint)
     cid = command(endpoint, shell, command_line)

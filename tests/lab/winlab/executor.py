@@ -237,7 +237,7 @@ def run_batch(
     }
     if record is not None:
         try:
-            journal.append_line(state, record.get("id"), record["line"], clock.now())
+            journal.append_line(state, record.get("id"), record["line"], clock.now(), new=True)
             save()
         except OpError as exc:
             response["journal_error"] = exc.message

@@ -13,17 +13,26 @@ JOURNAL_DIR = "%ProgramData%\\mssql.tls\\journal"
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
+def valid_record_id(record_id: object) -> bool:
+    return isinstance(record_id, str) and bool(_ID.match(record_id))
+
+
 def record_path(state: HostState, record_id: str) -> str:
     if not isinstance(record_id, str) or not _ID.match(record_id):
         raise invalid(f"field 'id': expected 1-64 characters of [A-Za-z0-9_.-], got {record_id!r}")
     return expand_env(state, f"{JOURNAL_DIR}\\{record_id}.jsonl")
 
 
-def append_line(state: HostState, record_id: str, line: str, now: dt.datetime | None = None) -> str:
+def append_line(
+    state: HostState, record_id: str, line: str, now: dt.datetime | None = None, new: bool = False
+) -> str:
+    """Append one line; ``new`` (a batch's header) requires the record not to exist yet."""
     if "\n" in line or "\r" in line:
         raise invalid("field 'line': expected one JSON document without a newline")
     path = record_path(state, record_id)
     entry = state.file(path)
+    if new and entry is not None:
+        raise OpError("conflict", f"journal record '{record_id}' already exists: a batch starts a new record")
     if entry is None:
         created = None if now is None else iso(now)
         entry = state.put_file(FileEntry(path=path, text="", encoding="utf-8", created_utc=created))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from ansible_collections.mssql.tls.plugins.plugin_utils.activate.reboot import (
@@ -40,7 +41,7 @@ def test_schedule_sends_one_journaled_os_reboot_and_returns_the_old_boot_time():
     previous, journal_id = schedule(run_batch, reason="mssql.tls test", delay_s=5, run_id=RUN, now=NOW)
     ((ops, journal),) = sent
     assert ops == [{"op": "os.reboot", "reason": "mssql.tls test", "delay_s": 5}]
-    assert journal_id == journal["id"] == f"{RUN}.reboot.1"
+    assert journal_id == journal["id"] and re.fullmatch(rf"{RUN}\.reboot\.1-[0-9a-f]{{4}}", journal_id)
     assert json.loads(journal["line"])["kind"] == "activation"
     assert previous == "2026-12-01T00:00:00Z"
 
@@ -51,7 +52,7 @@ def test_a_refused_reboot_names_the_agent_error_and_the_journal_record():
             [OpResult("os.reboot", False, error_kind="access_denied", error_message="no privilege")]
         )
 
-    with pytest.raises(RebootError, match=r"access_denied: no privilege \(journal record .*reboot\.1\)"):
+    with pytest.raises(RebootError, match=r"access_denied: no privilege \(journal record .*reboot\.1-[0-9a-f]{4}\)"):
         schedule(run_batch, reason="x", delay_s=0, run_id=RUN, now=NOW)
 
 

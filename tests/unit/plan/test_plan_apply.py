@@ -20,6 +20,13 @@ RUN = "20261207T190000Z-ab12cd"
 POLICY = protocol_policy()
 
 
+def record_of(journal_id: str) -> str:
+    """The record id without its per-batch nonce (``<run>.<module>.<attempt>``)."""
+    head, _dash, nonce = journal_id.rpartition("-")
+    assert len(nonce) == 4 and int(nonce, 16) >= 0
+    return head
+
+
 class FakeHost:
     """The agent on a RawHost: applies writes with their preconditions, journals every batch."""
 
@@ -70,7 +77,7 @@ def test_one_batch_carries_the_journal_header_with_every_prior_value():
     outcome = run(host, host.raw.facts())
     ((ops, journal),) = host.batches
     header = json.loads(journal["line"])
-    assert journal["id"] == f"{RUN}.schannel_protocols.1"
+    assert record_of(journal["id"]) == f"{RUN}.schannel_protocols.1"
     assert header["run"] == RUN and header["activations"] == ["reboot", "immediate"]
     assert [entry["op"] for entry in header["ops"]] == ops
     assert all("before" in entry and "target" in entry for entry in header["ops"])
@@ -103,7 +110,7 @@ def test_a_value_changed_since_the_gather_is_a_conflict_then_one_fresh_gather_an
     )
     outcome = run(host, stale)
     assert host.gathers == 1 and outcome.regathered
-    assert [j["id"] for _ops, j in host.batches] == [
+    assert [record_of(j["id"]) for _ops, j in host.batches] == [
         f"{RUN}.schannel_protocols.1",
         f"{RUN}.schannel_protocols.2",
     ]
@@ -136,7 +143,7 @@ def test_a_second_conflict_fails_with_the_reason_and_names_the_journal_record():
         module="schannel_protocols",
         now=NOW,
     )
-    assert outcome.error and "twice" in outcome.error and f"{RUN}.schannel_protocols.2" in outcome.error
+    assert outcome.error and "twice" in outcome.error and f"{RUN}.schannel_protocols.2-" in outcome.error
     result = module_result(outcome, check_mode=False, diff=False, lang="en", run_id=RUN, gathered=False)
     assert result["failed"] is True and result["msg"] == outcome.error
 
@@ -148,6 +155,6 @@ def test_module_result_reports_what_was_applied_and_its_activation():
     assert (
         result["changed"] and result["reboot_required"] and result["activations"] == ["reboot", "immediate"]
     )
-    assert result["journal_id"] == f"{RUN}.schannel_protocols.1"
+    assert record_of(result["journal_id"]) == f"{RUN}.schannel_protocols.1"
     assert "再起動" in result["msg"]
     assert set(result["diff"]["after"]) == {c["target"] for c in result["plan"]["changes"]}
