@@ -57,4 +57,6 @@ class ActionModule(ActionBase):
             )
         )
         result.update(rolled_back_run=restored.run, records=restored.records)
+        if restored.nothing:
+            result["msg"] = f"nothing to roll back: {restored.nothing}"
         return result

@@ -80,7 +80,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 rolled_back_run:
-  description: The run that was (or, in check mode, would be) rolled back.
+  description:
+    - The run that was (or, in check mode, would be) rolled back.
+    - Null when this host has nothing to roll back (the run did not change it, or it is rolled back
+      already); C(msg) then says which, and the task reports no change rather than a failure.
   returned: success
   type: str
 records:

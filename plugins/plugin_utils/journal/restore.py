@@ -27,14 +27,19 @@ MODULE = "rollback"
 
 
 class RestoreError(RuntimeError):
-    """No run to roll back, or the host could not be read; the message says which."""
+    """The host could not be read, or the restore failed; the message says which."""
+
+
+class NothingToRestore(RestoreError):
+    """This host has no (given) run to roll back: normal for a host the run did not change."""
 
 
 @dataclass
 class Restore:
-    run: str  # the run rolled back
+    run: str | None  # the run rolled back; None when this host had nothing to roll back
     outcome: Outcome
     records: list[str]  # its journal records, newest first as restored
+    nothing: str | None = None  # why there was nothing to roll back
 
 
 def _is_rollback(record: Record) -> bool:
@@ -45,9 +50,7 @@ def choose_run(runs: Mapping[str, list[Record]], run_id: str | None) -> str:
     if run_id is not None:
         if run_id not in runs:
             known = ", ".join(sorted(runs)) or "none"
-            raise RestoreError(
-                f"run_id: no journal records of run {run_id} on this host (runs found: {known})"
-            )
+            raise NothingToRestore(f"no journal records of run {run_id} on this host (runs found: {known})")
         return run_id
     restored = {r.header.get("rolls_back") for records in runs.values() for r in records if _is_rollback(r)}
     candidates = [
@@ -56,7 +59,9 @@ def choose_run(runs: Mapping[str, list[Record]], run_id: str | None) -> str:
         if run not in restored and any(not _is_rollback(r) and (r.applied or r.interrupted) for r in records)
     ]
     if not candidates:
-        raise RestoreError("no run of mssql.tls changed anything on this host that is not rolled back yet")
+        raise NothingToRestore(
+            "no run of mssql.tls changed anything on this host that is not rolled back yet"
+        )
     # Run ids start with their UTC time: the newest sorts last.
     return sorted(candidates)[-1]
 
@@ -88,7 +93,10 @@ def restore_run(
 ) -> Restore:
     (journal,) = _read(run_batch, [op("journal.read")], "reading the journal")
     runs = records_by_run((journal or {}).get("records") or [])
-    run = choose_run(runs, run_id)
+    try:
+        run = choose_run(runs, run_id)
+    except NothingToRestore as exc:
+        return Restore(None, Outcome(plan=Plan(concern="rollback"), facts={}), [], str(exc))
     records = runs[run]
     plan = _plan(run_batch, records, force)
     outcome = Outcome(plan=plan, facts={})

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from ansible_collections.mssql.tls.plugins.plugin_utils.journal.record import records_by_run
-from ansible_collections.mssql.tls.plugins.plugin_utils.journal.restore import RestoreError, choose_run
+from ansible_collections.mssql.tls.plugins.plugin_utils.journal.restore import NothingToRestore, choose_run
 
 OLD, NEW, LATEST = "20261201T010000Z-aaaaaa", "20261205T010000Z-bbbbbb", "20261207T010000Z-cccccc"
 
@@ -30,10 +30,10 @@ def test_a_run_already_rolled_back_is_skipped():
 def test_a_given_run_must_exist_on_the_host():
     runs = records_by_run([raw(OLD)])
     assert choose_run(runs, OLD) == OLD
-    with pytest.raises(RestoreError, match=f"no journal records of run {NEW}.*{OLD}"):
+    with pytest.raises(NothingToRestore, match=f"no journal records of run {NEW}.*{OLD}"):
         choose_run(runs, NEW)
 
 
 def test_nothing_to_roll_back_is_a_clear_error():
-    with pytest.raises(RestoreError, match=r"no run of mssql\.tls changed anything"):
+    with pytest.raises(NothingToRestore, match=r"no run of mssql\.tls changed anything"):
         choose_run(records_by_run([raw(OLD, applied=False)]), None)

@@ -1,0 +1,84 @@
+"""remediate.yml then rollback.yml on every lab profile: the host model comes back exactly.
+
+"Exactly" is the whole host model the fixes can touch: every registry value and key (SuperSocketNetLib
+bindings included), every certificate with its properties (property 9) and its private key's ACL, the
+services' start modes and states, the cluster resources. What only time changes is left out: the journal
+files of the run (they must stay: they are the record), ERRORLOG text (every start appends), boot and
+start times and the self-generated certificates SQL Server makes at each start.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .ansible_run import REPO, run_playbook
+
+REMEDIATE = REPO / "playbooks" / "remediate.yml"
+ROLLBACK = REPO / "playbooks" / "rollback.yml"
+# Profiles whose scenario needs no certificate or protocol work are in too: nothing may drift there either.
+PROFILES = (
+    "compliant",
+    "s1",
+    "s2",
+    "s3",
+    "s4",
+    "s4-latent",
+    "s4-rdp",
+    "s4-winrm-https",
+    "s5",
+    "s6",
+    "mixed-2012r2",
+    "fci-node1",
+    "fci-node2",
+    "tls10-needed",
+)
+ACTIVATE = ("-e", "mssql_tls_reboot=true", "-e", "mssql_tls_restart=true")
+
+
+def comparable(state: dict[str, Any]) -> dict[str, Any]:
+    runtime = {
+        name: {
+            "running": r["running"],
+            "certificate": r["certificate"],
+            "force_encryption": r["force_encryption"],
+            "force_strict": r["force_strict"],
+        }
+        for name, r in state["sql_runtime"].items()
+    }
+    return {
+        "registry": state["registry"],
+        "cert_stores": state["cert_stores"],
+        "services": sorted(json.dumps(s, sort_keys=True) for s in state["services"]),
+        "cluster": state["cluster"],
+        # what SQL Server serves: the same configured certificate (or, again, a self-generated one)
+        "sql_runtime": runtime,
+    }
+
+
+def test_remediate_then_rollback_returns_every_profile_to_its_original_state(make_lab, tmp_path) -> None:
+    lab = make_lab(*PROFILES)
+    before = {host: comparable(lab.state(host)) for host in lab.hosts}
+
+    proc, recap = run_playbook(
+        lab.inventory,
+        REMEDIATE,
+        *ACTIVATE,
+        "--forks",
+        "14",
+        "-e",
+        f"mssql_tls_report_dir={tmp_path / 'report'}",
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    changed = {host for host, counts in recap.items() if counts["changed"]}
+    # every host with something to fix was changed; the compliant host and s6 were not
+    assert {"s2", "s3", "s4", "s5", "mixed-2012r2", "fci-node1", "fci-node2"} <= changed
+    assert "compliant" not in changed and all(c["failed"] == 0 for c in recap.values())
+    drifted = {host for host in lab.hosts if comparable(lab.state(host)) != before[host]}
+    assert {"s3", "s4", "mixed-2012r2"} <= drifted
+
+    proc, recap = run_playbook(lab.inventory, ROLLBACK, *ACTIVATE, "--forks", "14")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    after = {host: comparable(lab.state(host)) for host in lab.hosts}
+    for host in lab.hosts:
+        assert after[host] == before[host], host
