@@ -14,7 +14,7 @@ SCHANNEL = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNE
 
 
 def test_rollback_restores_the_registry_of_every_host_exactly(make_lab) -> None:
-    lab = make_lab("s3", "tls10-needed", "mixed-2012r2")
+    lab = make_lab("s5", "tls10-needed", "mixed-2012r2")
     before = {host: lab.state(host)["registry"] for host in lab.hosts}
     proc, _recap = run_playbook(lab.inventory, TLS12)
     assert proc.returncode == 0, proc.stdout[-3000:]
@@ -34,11 +34,11 @@ def test_rollback_restores_the_registry_of_every_host_exactly(make_lab) -> None:
 
 
 def test_a_value_changed_after_the_run_is_left_alone_and_reported(make_lab) -> None:
-    lab = make_lab("s3")
+    lab = make_lab("tls10-needed")
     proc, _recap = run_playbook(lab.inventory, TLS12)
     assert proc.returncode == 0, proc.stdout[-3000:]
-    host = winrm_command_runner(lab.inventory, "s3")
-    path = f"{SCHANNEL}\\Protocols\\SSL 3.0\\Server"
+    host = winrm_command_runner(lab.inventory, "tls10-needed")
+    path = f"{SCHANNEL}\\Protocols\\TLS 1.0\\Client"
     write = op("reg.write", path=path, name="Enabled", type="REG_DWORD", value={"data": 7})
     assert run_batch(host, [write], journal={"id": "someone-else", "line": "{}"}).ok
     proc, _recap = run_playbook(lab.inventory, ROLLBACK, "-v")

@@ -2,9 +2,11 @@
 
 Rules (reference/windows-schannel.md):
 - section 1: to enable write ``Enabled=1``, ``DisabledByDefault=0``; to disable ``Enabled=0``,
-  ``DisabledByDefault=1``; always both values on both sides (a half-written key is read
-  with the OS default for the other value). Any non-zero ``Enabled`` already means enabled
-  (IIS Crypto writes 0xffffffff), so it is left as it is.
+  ``DisabledByDefault=1``; always both values (a half-written key is read with the OS default
+  for the other value). Any non-zero ``Enabled`` already means enabled (IIS Crypto writes
+  0xffffffff), so it is left as it is. A side without any value whose OS default (section 2)
+  already is the desired state is left alone: SSL 3.0 on 2016+, SSL 2.0 where it does not
+  exist, TLS 1.2 where it is on by default.
 - sections 1.1 and 2: TLS 1.3 exists from Server 2022; on an older OS its keys are removed.
 - section 1.2: every Schannel change takes effect at the next reboot.
 - section 7: .NET ``SchUseStrongCrypto`` / ``SystemDefaultTlsVersions`` and WinHTTP
@@ -109,6 +111,15 @@ def _enabled_is_on(view: RegistryView, path: str) -> bool:
     return bool(current and current["type"] == "REG_DWORD" and current["data"] != 0)
 
 
+def _already_by_default(fact: Mapping[str, Any], state: str) -> bool:
+    """No value of this side in the registry and the OS default is already the desired state:
+    nothing to write (a compliant host is not touched, nor rebooted, for keys it does not need).
+    A side with one value present is written whole: half-written keys are a source of trouble."""
+    registry = fact.get("registry") or {}
+    untouched = registry.get("Enabled") is None and registry.get("DisabledByDefault") is None
+    return untouched and bool(fact.get("enabled")) == (state == ENABLED)
+
+
 def _protocol_ops(view: RegistryView, protocol: str, side: str, state: str) -> list[PlannedOp]:
     path = protocol_key(protocol, side)
     if state == ENABLED:
@@ -129,7 +140,9 @@ def _schannel_ops(facts: Mapping[str, Any], view: RegistryView, policy: Protocol
             continue
         for side in SIDES:
             state = policy.protocols[protocol][side]
-            if state != KEEP:
+            if state != KEEP and not _already_by_default(
+                facts["schannel"]["protocols"][side][protocol], state
+            ):
                 ops += _protocol_ops(view, protocol, side, state)
     if not tls13_supported and policy.remove_unsupported_tls13:
         # "TLS 1.3 registry keys exist on an OS that does not support it … delete the key" (SQLCheck, 1.1)

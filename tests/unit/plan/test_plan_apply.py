@@ -97,12 +97,12 @@ def test_check_mode_and_an_empty_plan_cost_no_round_trip():
 def test_a_value_changed_since_the_gather_is_a_conflict_then_one_fresh_gather_and_plan():
     host = FakeHost(RawHost(agent_results(compliant_2022_host())))
     stale = host.raw.facts()
-    # someone disables SSL 3.0 on the server side after our gather
+    # someone disables TLS 1.0 on the server side after our gather (Enabled only)
     host.raw.apply(
         {
             "op": "reg.write",
             "path": "HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders"
-            "\\SCHANNEL\\Protocols\\SSL 3.0\\Server",
+            "\\SCHANNEL\\Protocols\\TLS 1.0\\Server",
             "name": "Enabled",
             "type": "REG_DWORD",
             "value": {"data": 0},
@@ -121,7 +121,7 @@ def test_a_value_changed_since_the_gather_is_a_conflict_then_one_fresh_gather_an
 def test_a_second_conflict_fails_with_the_reason_and_names_the_journal_record():
     host = FakeHost(RawHost(agent_results(compliant_2022_host())))
     stale = host.raw.facts()
-    path = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\SSL 2.0\\Client"
+    path = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.1\\Client"
     host.raw.apply(
         {"op": "reg.write", "path": path, "name": "Enabled", "type": "REG_DWORD", "value": {"data": 7}}
     )
