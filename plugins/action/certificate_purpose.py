@@ -7,9 +7,7 @@ with compare-and-set, and hands the next task facts that show its writes.
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
-from ansible_collections.mssql.tls.plugins.plugin_utils.ansible_adapter import run_fix
+from ansible_collections.mssql.tls.plugins.plugin_utils.ansible_adapter import FixAction
 from ansible_collections.mssql.tls.plugins.plugin_utils.i18n.catalog import LANGUAGES
 from ansible_collections.mssql.tls.plugins.plugin_utils.plan.certificates import (
     DEFAULT_HASHES,
@@ -31,32 +29,16 @@ ARGUMENT_SPEC = {
 }
 
 
-class ActionModule(ActionBase):
-    _supports_check_mode = True
-    _supports_async = False
+class ActionModule(FixAction):
+    MODULE = "certificate_purpose"
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    INPUT_ERRORS = (PolicyError,)
 
-    def run(self, tmp=None, task_vars=None):
-        del tmp
-        result = super().run(task_vars=task_vars)
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
-        try:
-            policy = purpose_policy(
-                args["hashes"], args["thumbprints"], args["keep_if_unrestricted"], args["force"]
-            )
-        except PolicyError as exc:
-            raise AnsibleActionFail(str(exc)) from None
-        result.update(
-            run_fix(
-                self._connection,
-                args,
-                task_vars,
-                module="certificate_purpose",
-                make_plan=lambda facts: plan_certificate_purpose(facts, policy),
-                check_mode=self._task.check_mode,
-                diff=self._task.diff,
-                extend=lambda outcome, check: certificate_extras(
-                    outcome, check, scope_instances(outcome.facts, policy)
-                ),
-            )
+    def planner(self, args):
+        policy = purpose_policy(
+            args["hashes"], args["thumbprints"], args["keep_if_unrestricted"], args["force"]
         )
-        return result
+        return (
+            lambda facts: plan_certificate_purpose(facts, policy),
+            lambda outcome, check: certificate_extras(outcome, check, scope_instances(outcome.facts, policy)),
+        )

@@ -7,9 +7,7 @@ plugin_utils/plan/ciphers.py.
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
-from ansible_collections.mssql.tls.plugins.plugin_utils.ansible_adapter import run_fix
+from ansible_collections.mssql.tls.plugins.plugin_utils.ansible_adapter import FixAction
 from ansible_collections.mssql.tls.plugins.plugin_utils.i18n.catalog import LANGUAGES
 from ansible_collections.mssql.tls.plugins.plugin_utils.plan.ciphers import (
     DEFAULT_REMOVE,
@@ -33,27 +31,11 @@ ARGUMENT_SPEC = {
 POLICY_ARGS = ("remove", "order", "policy_owned", "restore_for_certificates", "force")
 
 
-class ActionModule(ActionBase):
-    _supports_check_mode = True
-    _supports_async = False
+class ActionModule(FixAction):
+    MODULE = "cipher_suites"
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    INPUT_ERRORS = (PolicyError,)
 
-    def run(self, tmp=None, task_vars=None):
-        del tmp
-        result = super().run(task_vars=task_vars)
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
-        try:
-            policy = cipher_policy(**{name: args[name] for name in POLICY_ARGS})
-        except PolicyError as exc:
-            raise AnsibleActionFail(str(exc)) from None
-        result.update(
-            run_fix(
-                self._connection,
-                args,
-                task_vars,
-                module="cipher_suites",
-                make_plan=lambda facts: plan_cipher_suite_changes(facts, policy),
-                check_mode=self._task.check_mode,
-                diff=self._task.diff,
-            )
-        )
-        return result
+    def planner(self, args):
+        policy = cipher_policy(**{name: args[name] for name in POLICY_ARGS})
+        return (lambda facts: plan_cipher_suite_changes(facts, policy)), None

@@ -7,9 +7,7 @@ plugin_utils/plan (protocols.py, gate.py).
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
-from ansible_collections.mssql.tls.plugins.plugin_utils.ansible_adapter import run_fix
+from ansible_collections.mssql.tls.plugins.plugin_utils.ansible_adapter import FixAction
 from ansible_collections.mssql.tls.plugins.plugin_utils.i18n.catalog import LANGUAGES
 from ansible_collections.mssql.tls.plugins.plugin_utils.plan.gate import PeerError, parse_peers
 from ansible_collections.mssql.tls.plugins.plugin_utils.plan.protocols import (
@@ -37,28 +35,12 @@ ARGUMENT_SPEC = {
 }
 
 
-class ActionModule(ActionBase):
-    _supports_check_mode = True
-    _supports_async = False
+class ActionModule(FixAction):
+    MODULE = "schannel_protocols"
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    INPUT_ERRORS = (PolicyError, PeerError)
 
-    def run(self, tmp=None, task_vars=None):
-        del tmp
-        result = super().run(task_vars=task_vars)
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
-        try:
-            policy = protocol_policy(args["protocols"], **{name: args[name] for name in SWITCHES})
-            peers = parse_peers(args["peers"])
-        except (PolicyError, PeerError) as exc:
-            raise AnsibleActionFail(str(exc)) from None
-        result.update(
-            run_fix(
-                self._connection,
-                args,
-                task_vars,
-                module="schannel_protocols",
-                make_plan=lambda facts: plan_protocol_changes(facts, policy, peers),
-                check_mode=self._task.check_mode,
-                diff=self._task.diff,
-            )
-        )
-        return result
+    def planner(self, args):
+        policy = protocol_policy(args["protocols"], **{name: args[name] for name in SWITCHES})
+        peers = parse_peers(args["peers"])
+        return (lambda facts: plan_protocol_changes(facts, policy, peers)), None

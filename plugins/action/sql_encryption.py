@@ -9,9 +9,7 @@ next task facts that show its writes. SQL Server reads these values at its next 
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
-from ansible_collections.mssql.tls.plugins.plugin_utils.ansible_adapter import run_fix
+from ansible_collections.mssql.tls.plugins.plugin_utils.ansible_adapter import FixAction
 from ansible_collections.mssql.tls.plugins.plugin_utils.i18n.catalog import LANGUAGES
 from ansible_collections.mssql.tls.plugins.plugin_utils.plan.certificates import PolicyError
 from ansible_collections.mssql.tls.plugins.plugin_utils.plan.overlay import certificate_extras
@@ -44,30 +42,14 @@ POLICY_ARGS = (
 )
 
 
-class ActionModule(ActionBase):
-    _supports_check_mode = True
-    _supports_async = False
+class ActionModule(FixAction):
+    MODULE = "sql_encryption"
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    INPUT_ERRORS = (PolicyError,)
 
-    def run(self, tmp=None, task_vars=None):
-        del tmp
-        result = super().run(task_vars=task_vars)
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
-        try:
-            policy = binding_policy(**{name: args[name] for name in POLICY_ARGS})
-        except PolicyError as exc:
-            raise AnsibleActionFail(str(exc)) from None
-        result.update(
-            run_fix(
-                self._connection,
-                args,
-                task_vars,
-                module="sql_encryption",
-                make_plan=lambda facts: plan_sql_encryption(facts, policy),
-                check_mode=self._task.check_mode,
-                diff=self._task.diff,
-                extend=lambda outcome, check: certificate_extras(
-                    outcome, check, scope_instances(outcome.facts, policy)
-                ),
-            )
+    def planner(self, args):
+        policy = binding_policy(**{name: args[name] for name in POLICY_ARGS})
+        return (
+            lambda facts: plan_sql_encryption(facts, policy),
+            lambda outcome, check: certificate_extras(outcome, check, scope_instances(outcome.facts, policy)),
         )
-        return result

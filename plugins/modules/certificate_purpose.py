@@ -61,21 +61,8 @@ options:
         also uses it, or when it is still bound to an instance. The result records what was forced.
     type: bool
     default: false
-  facts:
-    description:
-      - The C(mssql_tls) facts to plan from. Defaults to C(ansible_facts.mssql_tls) of the host;
-        when there are none the module gathers them itself (one round trip).
-    type: dict
-  run_id:
-    description:
-      - Groups the journal records of one change window (C(20261207T191500Z-ab12cd)); rollback
-        restores a run. Generated when not given; the roles pass C(mssql_tls_run_id).
-    type: str
-  lang:
-    description: Language of the messages in the result.
-    type: str
-    choices: [en, ja]
-    default: en
+extends_documentation_fragment:
+  - mssql.tls.fix_module
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -177,7 +164,7 @@ reboot_required:
   returned: always
   type: bool
 journal_id:
-  description: The host's journal record of the apply batch (C(<run_id>.certificate_purpose.<n>)).
+  description: The host's journal record of the apply batch (C(<run_id>.certificate_purpose.<n>-<nonce>)).
   returned: always
   type: str
 journal_ids:

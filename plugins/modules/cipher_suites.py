@@ -74,21 +74,8 @@ options:
         without a suite for a certificate in use are refused even with force.
     type: bool
     default: false
-  facts:
-    description:
-      - The C(mssql_tls) facts to plan from. Defaults to C(ansible_facts.mssql_tls) of the host;
-        when there are none the module gathers them itself (one round trip).
-    type: dict
-  run_id:
-    description:
-      - Groups the journal records of one change window (C(20261207T191500Z-ab12cd)); rollback
-        restores a run. Generated when not given; the roles pass C(mssql_tls_run_id).
-    type: str
-  lang:
-    description: Language of the messages in the result.
-    type: str
-    choices: [en, ja]
-    default: en
+extends_documentation_fragment:
+  - mssql.tls.fix_module
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -194,10 +181,10 @@ activations:
   type: list
   elements: str
 journal_id:
-  description: The host's journal record of the last apply batch (C(<run_id>.cipher_suites.<n>)).
+  description: The host's journal record of the last apply batch (C(<run_id>.cipher_suites.<n>-<nonce>)).
   returned: always
   type: str
-  sample: 20261207T191500Z-ab12cd.cipher_suites.1
+  sample: 20261207T191500Z-ab12cd.cipher_suites.1-3f9a
 journal_ids:
   description: Every journal record written (a second one after a re-plan on conflict).
   returned: always

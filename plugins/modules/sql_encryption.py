@@ -177,7 +177,7 @@ reboot_required:
   returned: always
   type: bool
 journal_id:
-  description: The host's journal record of the apply batch (C(<run_id>.sql_encryption.<n>)).
+  description: The host's journal record of the apply batch (C(<run_id>.sql_encryption.<n>-<nonce>)).
   returned: always
   type: str
 journal_ids:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 from ansible.module_utils.common.text.converters import to_bytes
+from ansible.plugins.action import ActionBase
 
 from .agent.client import (
     AgentProtocolError,
@@ -208,3 +209,46 @@ def poll_os_info(connection: Any) -> Callable[[], Mapping[str, Any]]:
         return result.data or {}
 
     return poll
+
+
+Extend = Callable[[Outcome, bool], Mapping[str, Any]]
+
+
+class FixAction(ActionBase):
+    """The action plugin of every fix module: validated arguments -> planner -> ``run_fix``.
+
+    A subclass names its ``MODULE``, its ``ARGUMENT_SPEC``, the exceptions its policy
+    validation raises (``INPUT_ERRORS``, each naming the bad field) and ``planner(args)``,
+    which returns the pure ``make_plan(facts)`` and, optionally, an ``extend`` hook.
+    """
+
+    _supports_check_mode = True
+    _supports_async = False
+    MODULE = ""
+    ARGUMENT_SPEC: dict[str, Any] = {}
+    INPUT_ERRORS: tuple[type[Exception], ...] = ()
+
+    def planner(self, args: Mapping[str, Any]) -> tuple[Callable[[Mapping[str, Any]], Plan], Extend | None]:
+        raise NotImplementedError
+
+    def run(self, tmp=None, task_vars=None):
+        del tmp
+        result = super().run(task_vars=task_vars)
+        args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)[1]
+        try:
+            make_plan, extend = self.planner(args)
+        except self.INPUT_ERRORS as exc:
+            raise AnsibleActionFail(str(exc)) from None
+        result.update(
+            run_fix(
+                self._connection,
+                args,
+                task_vars,
+                module=self.MODULE,
+                make_plan=make_plan,
+                check_mode=self._task.check_mode,
+                diff=self._task.diff,
+                extend=extend,
+            )
+        )
+        return result
