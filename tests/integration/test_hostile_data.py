@@ -203,10 +203,6 @@ def test_report_md_rendered_shows_the_strings_as_text(runs) -> None:
         assert f"Evidence: {finding['evidence'].replace(chr(10), ' ')}" in items, finding["id"]
 
 
-@pytest.mark.xfail(
-    reason="report.md: markdown_changes.code() escapes '|' as '\\|' also in code spans outside a table, "
-    "where CommonMark shows the backslash (reported to the report's owner, issue 12)"
-)
 def test_report_md_shows_the_instance_name_in_its_code_span_as_is(runs) -> None:
     markdown = (runs["dir"] / "report.md").read_text(encoding="utf-8")
     dom = Elements(MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown))

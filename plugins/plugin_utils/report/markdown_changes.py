@@ -35,9 +35,12 @@ def text_cell(value: Any) -> str:
     return out.replace("\r", " ").replace("\n", " ")
 
 
-def code(value: Any) -> str:
-    """A code span that survives backticks, pipes and newlines in the value (CommonMark, GFM)."""
-    raw = str(value).replace("\r", " ").replace("\n", " ").replace("|", "\\|")
+def code(value: Any, cell: bool = False) -> str:
+    """A code span that survives backticks and newlines in the value (CommonMark), and pipes in
+    a table ``cell`` (GFM reads ``\\|`` there as a pipe; elsewhere the backslash would show)."""
+    raw = str(value).replace("\r", " ").replace("\n", " ")
+    if cell:
+        raw = raw.replace("|", "\\|")
     fence = "`" * (max((len(m) for m in re.findall(r"`+", raw)), default=0) + 1)
     pad = " " if raw.startswith("`") or raw.endswith("`") or not raw.strip() else ""
     return f"{fence}{pad}{raw}{pad}{fence}"
@@ -107,9 +110,9 @@ def _host(host: Mapping[str, Any], text: Text) -> list[str]:
         if entry["changes"]:
             out += ["", "| " + " | ".join(cols) + " |", "|---|---|---|---|"]
         for change in entry["changes"]:
-            before, after = (code(value_text(change.get(k), text)) for k in ("before", "after"))
+            before, after = (code(value_text(change.get(k), text), cell=True) for k in ("before", "after"))
             activation = text_cell(activation_label(change, text))
-            out.append(f"| {code(change.get('target'))} | {before} | {after} | {activation} |")
+            out.append(f"| {code(change.get('target'), cell=True)} | {before} | {after} | {activation} |")
     if not host["changes"]:
         out += ["", text("report.change.no_results")]
     if host["blocked"]:
