@@ -22,7 +22,7 @@ from .ansible_run import REPO, run_playbook
 AUDIT = REPO / "playbooks" / "audit.yml"
 TLS12 = REPO / "tests" / "integration" / "playbooks" / "tls12.yml"
 ROLLBACK = REPO / "playbooks" / "rollback.yml"
-HOST = "s3"
+HOST = "s5"  # 2016 with TLS 1.0/1.1 on by default: tls12 changes it, rollback undoes it
 
 
 def secret_forms(user: str, password: str) -> list[bytes]:

@@ -175,7 +175,7 @@ REMEDIATION_PLAY = """\
 def test_a_real_run_of_the_tls12_role_between_two_audits_is_reported_before_and_after(
     make_lab, tmp_path: Path
 ) -> None:
-    lab = make_lab("s1", "s3", "compliant")
+    lab = make_lab("s1", "s5", "compliant")  # s5: 2016 with TLS 1.0/1.1 on, tls12 changes it
     playbook = tmp_path / "remediate.yml"
     playbook.write_text(REMEDIATION_PLAY, encoding="utf-8")
     report_dir = tmp_path / "report"
@@ -183,7 +183,7 @@ def test_a_real_run_of_the_tls12_role_between_two_audits_is_reported_before_and_
         lab.inventory, playbook, "-e", f"report_dir={report_dir}", "-e", "report_lang=ja"
     )
     # the play fails for the one host that failed, the others went on to the report
-    assert recap["compliant"]["failed"] == 1 and recap["s1"]["failed"] == recap["s3"]["failed"] == 0
+    assert recap["compliant"]["failed"] == 1 and recap["s1"]["failed"] == recap["s5"]["failed"] == 0
     assert (report_dir / "report.json").is_file(), proc.stdout[-3000:]
     doc = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
     hosts = {h["name"]: h for h in doc["hosts"]}
@@ -194,11 +194,11 @@ def test_a_real_run_of_the_tls12_role_between_two_audits_is_reported_before_and_
     (sql,) = [b for b in s1["blocked"] if b["code"] == "sql_build_without_tls12"]
     assert sql["unfixable"] and "この修正では解消できません" in sql["message"]  # in the report's language
 
-    s3 = hosts["s3"]
-    assert s3["before"]["scenarios"] == [3] and s3["scenario_states"]["3"] == "remaining"
-    (tls12,) = [e for e in s3["changes"] if e["var"] == "tls12_result"]
+    s5 = hosts["s5"]
+    assert s5["before"]["scenarios"] == [3, 5] and s5["scenario_states"]["3"] == "remaining"
+    (tls12,) = [e for e in s5["changes"] if e["var"] == "tls12_result"]
     assert tls12["applied"] and tls12["journal_id"] and tls12["changes"]
-    assert s3["pending"]["reboot"] is True  # Schannel keys take effect at the next reboot
+    assert s5["pending"]["reboot"] is True  # Schannel keys take effect at the next reboot
 
     failed = hosts["compliant"]
     assert failed["failed"] == {"var": "chaos_result", "reason": "lost its change window"}
@@ -212,7 +212,7 @@ def test_a_real_run_of_the_tls12_role_between_two_audits_is_reported_before_and_
     rows = before_after_rows(dom)
     assert sorted(rows) == sorted(lab.hosts)
     assert (
-        rows["s1"][0] == "blocked" and rows["s3"][2] == "remaining" and rows["compliant"] == ["unknown"] * 6
+        rows["s1"][0] == "blocked" and rows["s5"][2] == "remaining" and rows["compliant"] == ["unknown"] * 6
     )
     root = ET.fromstring((report_dir / "junit.xml").read_text(encoding="utf-8"))
     error = root.find("./testsuite[@name='compliant remediation']/testcase[@name='remediation']/error")
