@@ -56,7 +56,7 @@ PURPOSES = {
     "ocsp_signing": "1.3.6.1.5.5.7.3.9",
 }
 PURPOSE_NAMES = {oid: name for name, oid in PURPOSES.items()}
-_THUMBPRINT = re.compile(r"^[0-9a-fA-F]{40}$")
+THUMBPRINT = re.compile(r"^[0-9a-fA-F]{40}$")
 _OID = re.compile(r"^[0-2](\.[0-9]+)+$")
 
 
@@ -80,7 +80,7 @@ def thumbprint_list(values: Any, field: str) -> frozenset[str]:
     out = set()
     for index, value in enumerate(values):
         text = str(value).replace(" ", "").strip()
-        if not _THUMBPRINT.match(text):
+        if not THUMBPRINT.match(text):
             raise PolicyError(f"{field}[{index}]: expected 40 hex digits, got {value!r}")
         out.add(text.lower())
     return frozenset(out)

@@ -31,7 +31,7 @@ from ..facts.service_sid import service_sid
 from ..facts.sql import SQL_ROOT_KEY, service_names
 from . import key_acl
 from .certificate_choice import binding_problems
-from .certificates import PolicyError, hash_list, next_start_warnings, thumbprint_list
+from .certificates import THUMBPRINT, PolicyError, hash_list, next_start_warnings
 from .gate import state_unknown
 from .model import SERVICE_RESTART, Blocker, Change, Plan, PlannedOp, PlanWarning
 from .overlay import facts_after
@@ -68,7 +68,10 @@ def binding_policy(
     if certificate is not None and not isinstance(certificate, str):
         raise PolicyError(f"certificate: expected a thumbprint or '' (clear), got {certificate!r}")
     if certificate:
-        certificate = next(iter(thumbprint_list([certificate], "certificate")))
+        text = certificate.replace(" ", "").strip()
+        if not THUMBPRINT.match(text):
+            raise PolicyError(f"certificate: expected 40 hex digits or '' (clear), got {certificate!r}")
+        certificate = text.lower()
     return BindingPolicy(
         instances=None if instances is None else frozenset(str(i).casefold() for i in instances),
         certificate=certificate,

@@ -17,8 +17,15 @@ def _facts_error(facts_result: Mapping[str, Any] | None) -> str | None:
         return "no facts were gathered (the host did not run the audit)"
     if facts_result.get("unreachable"):
         return f"unreachable: {facts_result.get('msg', '')}".strip()
-    if facts_result.get("failed") or "mssql_tls" not in (facts_result.get("ansible_facts") or {}):
+    ansible_facts = facts_result.get("ansible_facts")
+    if (
+        facts_result.get("failed")
+        or not isinstance(ansible_facts, Mapping)
+        or "mssql_tls" not in ansible_facts
+    ):
         return str(facts_result.get("msg") or "facts could not be gathered")
+    if not isinstance(ansible_facts["mssql_tls"], Mapping):
+        return "the facts are not mssql_tls facts (a mapping from mssql.tls.tls_facts)"
     return None
 
 
@@ -30,7 +37,12 @@ def host_result(name: str, host_vars: Mapping[str, Any], facts_var: str, assessm
         return HostResult(name=name, error=error)
     facts = facts_result["ansible_facts"]["mssql_tls"]
     assessment = host_vars.get(assessment_var)
-    if not isinstance(assessment, Mapping) or assessment.get("failed") or "findings" not in assessment:
+    if (
+        not isinstance(assessment, Mapping)
+        or assessment.get("failed")
+        or not isinstance(assessment.get("findings"), list)
+        or not all(isinstance(f, Mapping) and f.get("severity") for f in assessment["findings"])
+    ):
         detail = assessment.get("msg") if isinstance(assessment, Mapping) else None
         return HostResult(name=name, error=f"assessment failed: {detail or 'no result'}")
     instances = (facts.get("sql") or {}).get("instances") or []
@@ -44,7 +56,8 @@ def host_result(name: str, host_vars: Mapping[str, Any], facts_var: str, assessm
 
 def _facts(host_vars: Mapping[str, Any], facts_var: str) -> Mapping[str, Any]:
     result = host_vars.get(facts_var)
-    facts = (result.get("ansible_facts") or {}).get("mssql_tls") if isinstance(result, Mapping) else None
+    ansible_facts = result.get("ansible_facts") if isinstance(result, Mapping) else None
+    facts = ansible_facts.get("mssql_tls") if isinstance(ansible_facts, Mapping) else None
     return facts if isinstance(facts, Mapping) else {}
 
 
@@ -54,7 +67,12 @@ def _before_result(
     if facts_var is not None:
         return host_result(name, host_vars, facts_var, assessment_var)
     assessment = host_vars.get(assessment_var)
-    if not isinstance(assessment, Mapping) or assessment.get("failed") or "findings" not in assessment:
+    if (
+        not isinstance(assessment, Mapping)
+        or assessment.get("failed")
+        or not isinstance(assessment.get("findings"), list)
+        or not all(isinstance(f, Mapping) and f.get("severity") for f in assessment["findings"])
+    ):
         detail = assessment.get("msg") if isinstance(assessment, Mapping) else None
         return HostResult(name=name, error=f"no assessment: {detail or 'the host did not run the audit'}")
     return HostResult(name=name, findings=list(assessment["findings"]))

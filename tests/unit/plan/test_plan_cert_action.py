@@ -88,7 +88,7 @@ def test_binding_a_good_certificate_grants_key_access_in_the_same_batch():
 @pytest.mark.parametrize(
     ("action_class", "args", "field"),
     [
-        (Encryption, {"certificate": "xyz"}, r"certificate\[0\]"),
+        (Encryption, {"certificate": "xyz"}, r"certificate: expected 40 hex digits"),
         (Purpose, {"hashes": ["sha3"]}, r"hashes\[0\]"),
         (Purpose, {"thumbprint": "ab"}, "thumbprint"),
     ],

@@ -188,7 +188,7 @@ def test_unknown_instances_are_named():
 
 
 def test_policy_errors_name_the_field():
-    with pytest.raises(PolicyError, match=r"certificate\[0\]: expected 40 hex digits"):
+    with pytest.raises(PolicyError, match=r"certificate: expected 40 hex digits"):
         binding_policy(certificate="nope")
     with pytest.raises(PolicyError, match="instances: expected a list"):
         binding_policy(instances="MSSQLSERVER")

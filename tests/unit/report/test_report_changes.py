@@ -528,3 +528,15 @@ def test_the_action_without_the_new_arguments_writes_todays_report(tmp_path: Pat
 def test_the_action_refuses_before_facts_without_the_before_assessment(tmp_path: Path) -> None:
     with pytest.raises(AnsibleActionFail, match="before_assessment_var"):
         run_action({"hosts": [], "dest": str(tmp_path), "before_facts_var": "x"}, {})
+
+
+def test_host_variables_that_are_not_results_make_a_host_error_not_a_crash() -> None:
+    for gathered, assessment in (
+        ("not a dict", {"findings": []}),
+        ({"ansible_facts": "nope"}, {"findings": []}),
+        ({"ansible_facts": {"mssql_tls": ["a", "list"]}}, {"findings": []}),
+        ({"ansible_facts": {"mssql_tls": {"os": {}}}}, {"findings": [{"id": "x"}]}),  # no severity
+    ):
+        hosts = {"h": {"audit_facts_result": gathered, "audit_assessment": assessment}}
+        (entry,) = change_report(hosts, left_play=(), change_vars=[])["hosts"]
+        assert entry["error"] and entry["findings"] == []
