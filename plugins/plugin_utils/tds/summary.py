@@ -80,8 +80,18 @@ def _pad(text: str, width: int) -> str:
     return text + " " * (width - _display_width(text))
 
 
+# A cell is one line of at most this many characters: an instance name with newlines or
+# thousands of characters (it is host data) must not break the table.
+_CELL_MAX = 60
+
+
+def _cell(value: Any) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= _CELL_MAX else text[: _CELL_MAX - 1] + "…"
+
+
 def _row(summary: Mapping[str, Any], lang: str) -> tuple[str, ...]:
-    head = (str(summary["target"]), summary.get("instance") or "-", str(summary["mode"]))
+    head = (str(summary["target"]), _cell(summary.get("instance") or "-"), str(summary["mode"]))
     if not summary["reachable"]:
         reason = summary["errors"][0] if summary["errors"] else message("probe.cell.no_answer", lang)
         return (*head, message("probe.cell.unreachable", lang), "-", "-", reason)

@@ -285,3 +285,23 @@ def test_baseline_forms_and_errors() -> None:
         with pytest.raises(ProbeInputError) as error:
             probe_results_of(bad)
         assert error.value.field == field
+
+
+def test_an_instance_name_with_newlines_or_thousands_of_characters_keeps_the_table_one_line_per_row():
+    from ansible_collections.mssql.tls.plugins.plugin_utils.tds.summary import summary_lines
+
+    row = {
+        "target": "10.0.0.5:1433",
+        "instance": "A\nB" + "x" * 5000,
+        "mode": "tds",
+        "reachable": True,
+        "protocols": ["TLS 1.2"],
+        "dhe_accepted": False,
+        "certificate_hash": "sha256",
+        "weak_hash_certificate": False,
+        "failing_profiles": [],
+        "errors": [],
+    }
+    lines = summary_lines([row])
+    assert len(lines) == 2 and "\n" not in lines[1] and len(lines[1]) < 200
+    assert lines[1].split()[1] == "A" and "B" + "x" * 10 in lines[1]
