@@ -40,7 +40,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import benchlib  # noqa: F401  (first: it puts the collection and winlab on sys.path)
+# benchlib first: it puts the collection and winlab on sys.path.
+import benchlib  # noqa: F401  # pylint: disable=unused-import
 from ansible_collections.mssql.tls.plugins.plugin_utils.agent import client
 from ansible_collections.mssql.tls.plugins.plugin_utils.agent.client import run_batch
 from ansible_collections.mssql.tls.plugins.plugin_utils.agent.ops import op
@@ -174,12 +175,12 @@ def measure(lab, ours: list[str], theirs: list[str], latency_ms: int, report_dir
     )
     record("audit/ours", run.wall_s, ours)
     lab.reset_stats()
-    wall, _ = in_parallel(executors, lambda _h, ex: one_batch_per_op(ex, gather_ops()))
+    wall, _results = in_parallel(executors, lambda _h, ex: one_batch_per_op(ex, gather_ops()))
     record("audit/per-task", wall, theirs)
     # the same agent without Ansible's start-up: one batch per host against one per op
     mine = {h: winrm_command_runner(lab.inventory, h) for h in ours}
     lab.reset_stats()
-    wall, _ = in_parallel(mine, lambda _h, ex: run_batch(ex, gather_ops()))
+    wall, _results = in_parallel(mine, lambda _h, ex: run_batch(ex, gather_ops()))
     record("audit-agent/ours", wall, ours)
     figures["audit-agent/per-task"] = figures["audit/per-task"]
 
@@ -190,7 +191,7 @@ def measure(lab, ours: list[str], theirs: list[str], latency_ms: int, report_dir
     record("remediation/ours", run.wall_s, ours)
     lab.reset_stats()
     run_id = new_run_id(dt.datetime.now(dt.UTC))
-    wall, _ = in_parallel(executors, lambda h, ex: one_journaled_batch_per_write(ex, plans[h], run_id))
+    wall, _results = in_parallel(executors, lambda h, ex: one_journaled_batch_per_write(ex, plans[h], run_id))
     record("remediation/per-task", wall, theirs)
 
     # steady state
@@ -199,7 +200,7 @@ def measure(lab, ours: list[str], theirs: list[str], latency_ms: int, report_dir
     record("steady/ours", run.wall_s, ours)
     lab.reset_stats()
     checks = {h: [check_op(p) for plan in plans[h] for p in plan.ops] for h in theirs}
-    wall, _ = in_parallel(executors, lambda h, ex: one_batch_per_op(ex, checks[h]))
+    wall, _results = in_parallel(executors, lambda h, ex: one_batch_per_op(ex, checks[h]))
     record("steady/per-task", wall, theirs)
 
     # both sides did the same work: nothing left to plan on either set of clones

@@ -50,7 +50,7 @@ def lab_answer(lab_state, request):
 
 
 def test_every_request_gets_its_own_rid_of_the_documented_form():
-    rids = {client.build_request([{"op": "os.info"}])["rid"] for _ in range(50)}
+    rids = {client.build_request([{"op": "os.info"}])["rid"] for _attempt in range(50)}
     assert len(rids) == 50
     assert all(re.fullmatch(r"[0-9a-f]{16}", rid) for rid in rids)
     with pytest.raises(ValueError, match="field 'rid'"):

@@ -205,7 +205,9 @@ def _probe_ok(
     if target.skip_reason is not None or probe is None:
         outcome.probe = {"used": False, "reason": target.skip_reason or "no prober"}
         return True
-    assert target.address is not None and target.port is not None
+    if target.address is None or target.port is None:  # a target without a skip reason has both
+        outcome.probe = {"used": False, "reason": "no address or port to probe"}
+        return True
     try:
         seen = probe(target.address, target.port, target.mode)
     except Exception as exc:  # the endpoint is still coming up: keep polling

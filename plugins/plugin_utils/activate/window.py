@@ -70,7 +70,8 @@ def is_open(window: Window, local_now: dt.datetime) -> bool:
     if isinstance(start, dt.datetime) and isinstance(end, dt.datetime):
         return start <= local_now.replace(tzinfo=None) < end
     now = local_now.time().replace(tzinfo=None)
-    assert isinstance(start, dt.time) and isinstance(end, dt.time)
+    if not (isinstance(start, dt.time) and isinstance(end, dt.time)):  # parse_window keeps both alike
+        raise WindowError("window_start/window_end: expected both as HH:MM or both as datetimes")
     if start <= end:
         return start <= now < end
     return now >= start or now < end  # wraps past midnight

@@ -130,7 +130,7 @@ def _declared(members: list[Member], found: dict, notes: list[Note]) -> None:
 def _observed(members: list[Member], found: dict, notes: list[Note]) -> None:
     by_address: dict[str, list[Member]] = {}
     for member in members:
-        for key in {member.name, member.address or member.name}:
+        for key in dict.fromkeys((member.name, member.address or member.name)):
             by_address.setdefault(key.casefold(), []).append(member)
     for server in members:
         for instance in ((server.facts or {}).get("sql") or {}).get("instances") or []:

@@ -238,7 +238,7 @@ def test_a_primary_replica_is_refused_unless_allowed_and_then_restarts_after_the
     steps, skips = rst.restart_steps(facts, facts["sql"]["instances"], allow_primary_restart=False)
     assert [s.instance["name"] for s in steps] == ["HR"]
     assert [(s.code, s.data) for s in skips] == [("primary_refused", {"groups": ["AG1"]})]
-    steps, _ = rst.restart_steps(facts, facts["sql"]["instances"], allow_primary_restart=True)
+    steps, _refused = rst.restart_steps(facts, facts["sql"]["instances"], allow_primary_restart=True)
     assert [(s.instance["name"], s.ag_role) for s in steps] == [("HR", None), ("MSSQLSERVER", "primary")]
     resources[0]["owner_node"] = "SQL2"
     secondary = facts_of(h)

@@ -56,14 +56,14 @@ def test_an_errorlog_naming_the_clients_address_links_it_to_that_instance_as_obs
 def test_a_declared_server_pairs_every_instance_and_host_slash_instance_only_that_one():
     two = sql_server()
     two["sql"]["instances"].append({**two["sql"]["instances"][0], "name": "REPORTS", "id": "MSSQL15.REPORTS"})
-    found, _ = pairs_of([client("app", APP, connects_to=("sql01",)), server("sql01", two)])
+    found, _notes = pairs_of([client("app", APP, connects_to=("sql01",)), server("sql01", two)])
     assert set(found) == {("app", "sql01", "MSSQLSERVER"), ("app", "sql01", "REPORTS")}
-    found, _ = pairs_of([client("app", APP, connects_to=("SQL01\\reports",)), server("sql01", two)])
+    found, _notes = pairs_of([client("app", APP, connects_to=("SQL01\\reports",)), server("sql01", two)])
     assert found == {("app", "sql01", "REPORTS"): ("declared",)}
 
 
 def test_a_pair_both_declared_and_observed_records_both_sources():
-    found, _ = pairs_of(
+    found, _notes = pairs_of(
         [
             client("app", APP, "10.0.0.5", connects_to=("sql01",)),
             server("sql01", sql_server(clients=("10.0.0.5",))),
@@ -73,7 +73,7 @@ def test_a_pair_both_declared_and_observed_records_both_sources():
 
 
 def test_a_client_with_neither_is_assumed_against_every_other_sql_server():
-    found, _ = pairs_of(
+    found, _notes = pairs_of(
         [
             client("app", APP),
             server("sql01", sql_server()),
@@ -89,9 +89,9 @@ def test_a_client_with_neither_is_assumed_against_every_other_sql_server():
 
 def test_a_host_that_is_client_and_server_is_not_assumed_against_itself_but_local_lines_pair_it():
     both = sql_server(clients=("<local machine>",))
-    found, _ = pairs_of([client("sql01", both)])
+    found, _notes = pairs_of([client("sql01", both)])
     assert found == {("sql01", "sql01", "MSSQLSERVER"): ("observed",)}
-    found, _ = pairs_of([client("sql01", sql_server())])
+    found, _notes = pairs_of([client("sql01", sql_server())])
     assert found == {}
 
 

@@ -92,6 +92,11 @@ json_value = st.recursive(
 )
 
 
+def _list_index(step: object) -> bool:
+    """A path step that is a list position past the first (bools are ints in Python)."""
+    return isinstance(step, int) and not isinstance(step, bool) and step > 0
+
+
 def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
     """Every path (tuple of keys/indexes) to a value inside node."""
     found = [prefix]
@@ -202,7 +207,7 @@ def test_every_single_field_replaced_by_another_type_gives_facts_or_a_named_erro
     # a list only the first entry is garbled (the others are read by the same code).
     results = copy.deepcopy(HOSTS[1])
     pristine = copy.deepcopy(results)
-    paths = [p for p in _paths(results) if p and not any(type(s) is int and s > 0 for s in p[1:])]
+    paths = [p for p in _paths(results) if p and not any(_list_index(s) for s in p[1:])]
     for path in paths:
         parent = _parent(results, path)
         original = parent[path[-1]]

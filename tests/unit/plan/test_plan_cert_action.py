@@ -51,7 +51,7 @@ def test_the_role_chain_clears_the_binding_then_takes_server_auth_away_on_the_fa
 
 def test_a_steady_host_costs_no_command_and_still_asks_for_the_restart_that_is_due():
     _tp, raw = s4_like()
-    first, _ = run(Encryption, raw, {"certificate": "", "hashes": WEAK}, raw.facts())
+    first, _host = run(Encryption, raw, {"certificate": "", "hashes": WEAK}, raw.facts())
     run(Purpose, raw, {}, first["ansible_facts"]["mssql_tls"])
     # A later run on a fresh gather: nothing to write, but the ERRORLOG still shows the weak certificate.
     for action_class, args in ((Encryption, {"certificate": "", "hashes": WEAK}), (Purpose, {})):
@@ -69,7 +69,7 @@ def test_check_mode_with_diff_predicts_and_hands_on_the_predicted_facts():
     assert agent.requests == [] and result["changed"] is True and raw.facts() == before
     target = next(iter(result["diff"]["after"]))
     assert target.endswith("SuperSocketNetLib\\Certificate") and result["diff"]["before"][target] == tp
-    predicted, _ = run(Purpose, raw, {}, result["ansible_facts"]["mssql_tls"], check_mode=True, diff=True)
+    predicted, _host = run(Purpose, raw, {}, result["ansible_facts"]["mssql_tls"], check_mode=True, diff=True)
     assert predicted["blocked"] == [] and list(predicted["diff"]["after"].values()) == [["client_auth"]]
 
 

@@ -39,7 +39,7 @@ def test_a_bound_certificate_that_cannot_load_fails_the_start(entry_args, reason
 def test_nothing_bound_one_candidate_is_picked_several_are_one_of():
     weak_tp, weak = cert("sha512", serial=1)
     good_tp, good = cert("sha256", serial=2)
-    nxt, _ = next_start(host([weak], [auto(weak_tp)]))
+    nxt, _warnings = next_start(host([weak], [auto(weak_tp)]))
     assert (nxt.kind, nxt.thumbprint, nxt.weak) == ("auto_pick", weak_tp, True)
     nxt, restart = next_start(host([weak, good], [auto(good_tp)]))
     assert (nxt.kind, set(nxt.candidates), nxt.weak) == ("auto_pick_one_of", {weak_tp, good_tp}, True)

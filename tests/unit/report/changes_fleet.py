@@ -18,7 +18,7 @@ from ansible_collections.mssql.tls.plugins.plugin_utils.report.document import S
 
 SCHANNEL = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL"
 CIPHERS = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Cryptography\\Configuration\\Local\\SSL\\00010002"
-CHANGE_VARS = ["tls12_result", "cipher_suites_result", "weak_certificates_result", "mssql_tls_reboot_result"]
+CHANGE_VARS = ("tls12_result", "cipher_suites_result", "weak_certificates_result", "mssql_tls_reboot_result")
 
 # finding id -> (scenario, severity, fixable_by)
 RULES = {
@@ -252,7 +252,7 @@ def change_report(
     lang: str = "en",
     *,
     left_play: tuple[str, ...] = ("sql-failed",),
-    change_vars: list[str] = CHANGE_VARS,
+    change_vars: tuple[str, ...] | list[str] = CHANGE_VARS,
 ) -> dict[str, Any]:
     """What mssql.tls.audit_report builds from these hostvars (its action plugin, without Ansible)."""
 
@@ -268,7 +268,7 @@ def change_report(
             assessment_var="audit_assessment",
             before_facts_var="mssql_tls_before_facts",
             before_assessment_var="mssql_tls_before_assessment",
-            change_vars=change_vars,
+            change_vars=list(change_vars),
             left_play=name in left_play,
             not_audited_after=text("report.change.not_audited_after"),
         )

@@ -498,7 +498,7 @@ def test_the_action_writes_a_before_after_report_and_names_hosts_that_left_the_p
         "fail_on": "high",
         "before_facts_var": "mssql_tls_before_facts",
         "before_assessment_var": "mssql_tls_before_assessment",
-        "change_vars": CHANGE_VARS,
+        "change_vars": list(CHANGE_VARS),
     }
     active = [n for n in names if n != "sql-failed"]
     result = run_action(args, hostvars, play_all=names, play_active=active)
