@@ -33,6 +33,8 @@ SHELL_SCRIPTS := .ci/run .ci/ansible-test .ci/stage-collection tools/demo.sh
 # pslint needs pwsh, which this machine has not; the agent's PowerShell is parsed by
 # tests/contract (tree-sitter) instead. Everything else in sanity runs.
 SANITY_SKIP := $(if $(shell command -v pwsh),,pslint)
+# Tests run in parallel (pytest-xdist); every lab a test starts has its own subnet and port.
+PYTEST_WORKERS ?= 2
 # CI installs every tool the tests use, so a skipped test there is a check not done.
 JUNIT_CHECK_FLAGS := $(if $(filter true,$(CI)),--fail-on-skip,)
 PYTEST_REPORT := tests/output/pytest.xml
@@ -98,7 +100,7 @@ molecule-all: setup
 
 # pyproject's testpaths; a suite that runs no test fails (exit 5 or .ci/check_junit.py).
 pytest: setup
-	$(BIN)/pytest -m "not windows" -o junit_family=xunit1 --junitxml=$(PYTEST_REPORT)
+	$(BIN)/pytest -m "not windows" -n $(PYTEST_WORKERS) -o junit_family=xunit1 --junitxml=$(PYTEST_REPORT)
 	$(PY) .ci/check_junit.py $(PYTEST_REPORT) $(JUNIT_CHECK_FLAGS)
 
 sanity: setup
