@@ -173,14 +173,3 @@ class Plan:
             "warnings": [w.as_dict() for w in self.warnings],
             "forced": self.forced,
         }
-
-
-def merge_plans(concern: str, *plans: Plan) -> Plan:
-    """Several concern plans applied as one batch (one journal record, one round trip)."""
-    return Plan(
-        concern=concern,
-        ops=tuple(p for plan in plans for p in plan.ops),
-        blockers=tuple(b for plan in plans for b in plan.blockers),
-        warnings=tuple(w for plan in plans for w in plan.warnings),
-        forced=any(plan.forced for plan in plans),
-    )
