@@ -14,12 +14,14 @@ import stat
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 import winrm
 import yaml
 from winlab.pytest_plugin import profile_path
+from winlab.runtime import Knobs
 from winlab.testing import free_port, lab_command, random_subnet, running_lab
 
 ECHO = ["--runtime-factory", "winlab.testing:echo_fleet", "--no-tds"]
@@ -249,16 +251,37 @@ def test_knobs_reboot_and_state_commands(state_dir: Path, profiles: Path) -> Non
     result, _subnet, _port = up(state_dir, profiles, "--latency-ms", "25")
     assert result.returncode == 0, result.stderr
     shown = json.loads(lab_command("knobs", "--state-dir", str(state_dir)).stdout)
-    assert shown == {
-        "sql2016-dhe": {"latency_ms": 25, "drop_after_ops": None, "reboot_down_s": 3.0},
-        "web01": {"latency_ms": 25, "drop_after_ops": None, "reboot_down_s": 3.0},
-    }
+    assert shown == dict.fromkeys(("sql2016-dhe", "web01"), asdict(Knobs(latency_ms=25)))
     changed = lab_command(
         "knobs", "--state-dir", str(state_dir), "web01", "--drop-after-ops", "2", "--reboot-down-s", "0.5"
     )
     assert json.loads(changed.stdout) == {
-        "web01": {"latency_ms": 25, "drop_after_ops": 2, "reboot_down_s": 0.5}
+        "web01": asdict(Knobs(latency_ms=25, drop_after_ops=2, reboot_down_s=0.5))
     }
+    faults = lab_command(
+        "knobs",
+        "--state-dir",
+        str(state_dir),
+        "web01",
+        "--fault-journal-id",
+        ".rollback.",
+        "--reboot-on-drop",
+        "--journal-fail-after-lines",
+        "1",
+        "--reply-delay-s",
+        "2.5",
+    )
+    assert json.loads(faults.stdout)["web01"] == asdict(
+        Knobs(
+            latency_ms=25,
+            drop_after_ops=2,
+            reboot_down_s=0.5,
+            fault_journal_id=".rollback.",
+            reboot_on_drop=True,
+            journal_fail_after_lines=1,
+            reply_delay_s=2.5,
+        )
+    )
     unknown = lab_command("knobs", "--state-dir", str(state_dir), "nosuchhost", "--no-drop")
     assert unknown.returncode == 1 and "unknown host(s) ['nosuchhost']" in unknown.stderr
     assert json.loads(lab_command("reboot", "--state-dir", str(state_dir), "web01").stdout) == {
@@ -288,11 +311,7 @@ def test_running_lab_helper_gives_hosts_counters_knobs_and_always_stops(profiles
         assert lab.stats()["web01"]["commands"] == 1
         assert lab.reset_stats()["web01"]["commands"] == 1
         assert lab.stats()["web01"]["commands"] == 0
-        assert lab.set_knobs("web01", latency_ms=5) == {
-            "latency_ms": 5,
-            "drop_after_ops": None,
-            "reboot_down_s": 3.0,
-        }
+        assert lab.set_knobs("web01", latency_ms=5) == asdict(Knobs(latency_ms=5))
         lab.reboot("web01")
         assert lab.state("web01")["boots"] == 2
         state_dir = lab.state_dir

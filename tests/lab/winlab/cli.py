@@ -214,6 +214,14 @@ def cmd_knobs(args: argparse.Namespace) -> int:
         changes["drop_after_ops"] = None
     if args.reboot_down_s is not None:
         changes["reboot_down_s"] = args.reboot_down_s
+    if args.fault_journal_id is not None:
+        changes["fault_journal_id"] = args.fault_journal_id or None
+    if args.reboot_on_drop is not None:
+        changes["reboot_on_drop"] = args.reboot_on_drop
+    if args.journal_fail_after_lines is not None:
+        changes["journal_fail_after_lines"] = args.journal_fail_after_lines
+    if args.reply_delay_s is not None:
+        changes["reply_delay_s"] = args.reply_delay_s
     hosts = _selected_hosts(manifest, args.hosts)
     if changes:
         _print_json({h.name: control_request(h, "POST", "knobs", changes) for h in hosts})
@@ -324,6 +332,24 @@ def build_parser() -> argparse.ArgumentParser:
     drop.add_argument("--no-drop", action="store_true", help="clear --drop-after-ops")
     knobs.add_argument(
         "--reboot-down-s", type=_seconds, help="how long a host stays away after an os.reboot op restarts it"
+    )
+    knobs.add_argument(
+        "--fault-journal-id",
+        metavar="TEXT",
+        help="the faults wait for a batch whose journal record id contains TEXT ('' clears it)",
+    )
+    knobs.add_argument(
+        "--reboot-on-drop",
+        action=argparse.BooleanOptionalAction,
+        help="the drop is the host restarting mid-batch (away for --reboot-down-s, then it boots)",
+    )
+    knobs.add_argument(
+        "--journal-fail-after-lines",
+        type=_count,
+        help="the disk refuses the next write batch's journal after N lines (0: its header)",
+    )
+    knobs.add_argument(
+        "--reply-delay-s", type=_seconds, help="hold the reply of the next batch this long (it still runs)"
     )
 
     command("reboot", cmd_reboot, "reboot one host").add_argument("host", metavar="HOST")

@@ -207,14 +207,42 @@ def _fatal(kind: str, message: str) -> CommandOutcome:
     return CommandOutcome(rc=1, stdout=_dump({"v": 1, "fatal": {"kind": kind, "message": message}}))
 
 
+# What .NET's FileStream.Write throws when the volume is full (Win32 error 112, ERROR_DISK_FULL).
+DISK_FULL = "There is not enough space on the disk."
+
+
+class _Record:
+    """The batch's journal record; with Knobs.journal_fail_after_lines the disk refuses it after
+    that many lines: the line that fails is cut off mid-way, and every later write fails."""
+
+    def __init__(self, state: HostState, record_id: Any, clock: LabClock, budget: int | None) -> None:
+        self.state, self.record_id, self.clock, self.budget = state, record_id, clock, budget
+        self.failed = False
+
+    def write(self, line: str, new: bool = False) -> None:
+        if self.budget is not None and self.budget <= 0:
+            if not self.failed:
+                self.failed = True
+                journal.append_line(self.state, self.record_id, line, self.clock.now(), new=new, cut=True)
+            raise OpError("error", DISK_FULL)
+        journal.append_line(self.state, self.record_id, line, self.clock.now(), new=new)
+        if self.budget is not None:
+            self.budget -= 1
+
+
 def run_batch(
     state: HostState,
     request: Any,
     clock: LabClock,
     save: Callable[[], None],
-    drop_after_ops: int | None = None,
+    knobs: Knobs | None = None,
 ) -> CommandOutcome:
-    """Execute a parsed request against the host; persists after every write."""
+    """Execute a parsed request against the host; persists after every write.
+
+    The fault knobs (runtime.Knobs) fire here when they wait for this batch; the outcome names
+    the ones that fired (``fired``), which the transport then clears.
+    """
+    knobs = knobs or Knobs()
     if not isinstance(request, dict) or request.get("v") != 1 or not isinstance(request.get("ops"), list):
         return _fatal("invalid_request", "expected a request object with v=1 and a list of ops")
     ops: list[Any] = request["ops"]
@@ -227,6 +255,24 @@ def run_batch(
         )
     if record is not None and (not isinstance(record, dict) or not isinstance(record.get("line"), str)):
         return _fatal("invalid_request", "field 'journal': expected {'id': str, 'line': str}")
+    armed = knobs.armed_for(None if record is None else record.get("id"))
+    drop_after_ops = knobs.drop_after_ops if armed else None
+    budget = knobs.journal_fail_after_lines if armed and record is not None else None
+    late = knobs.reply_delay_s if armed else 0.0
+
+    def outcome(**fields: Any) -> CommandOutcome:
+        dropped = fields.get("drop_connection", False)
+        fired = [
+            name
+            for name, on in (
+                ("drop_after_ops", dropped),
+                ("journal_fail_after_lines", budget is not None),
+                ("reply_delay_s", late > 0 and not dropped),
+            )
+            if on
+        ]
+        return CommandOutcome(fired=tuple(fired), reply_delay_s=0.0 if dropped else late, **fields)
+
     ctx = OpContext(state, clock)
     response: dict[str, Any] = {
         "v": 1,
@@ -235,19 +281,23 @@ def run_batch(
         "journal_id": None if record is None else record.get("id"),
         "results": [],
     }
-    if record is not None:
+    journal_record = None if record is None else _Record(state, record.get("id"), clock, budget)
+    if journal_record is not None:
         try:
-            journal.append_line(state, record.get("id"), record["line"], clock.now(), new=True)
-            save()
+            journal_record.write(record["line"], new=True)
         except OpError as exc:
+            save()  # a line cut off by a full disk stays in the file
             response["journal_error"] = exc.message
             response["results"] = [_error("skipped", "journal record could not be written") for _op in ops]
-            return CommandOutcome(rc=0, stdout=_dump(response), ops=names)
+            return outcome(rc=0, stdout=_dump(response), ops=names)
+        save()
     stopped_at: int | None = None
     for index, op in enumerate(ops):
         if drop_after_ops is not None and index >= drop_after_ops:
             save()
-            return CommandOutcome(rc=0, stdout=b"", drop_connection=True, ops=names[:index])
+            return outcome(
+                rc=0, stdout=b"", drop_connection=True, ops=names[:index], reboot_after_s=ctx.reboot_after_s
+            )
         if stopped_at is not None:
             response["results"].append(_error("skipped", f"not run: op {stopped_at} failed"))
             continue
@@ -255,9 +305,6 @@ def run_batch(
         try:
             checked = validate(op)
             data = HANDLERS[checked["op"]](ctx, checked)
-            response["results"].append({"ok": True, "data": data})
-            if is_write and record is not None:
-                journal.append_line(state, record["id"], progress_line(index, data))
         except OpError as exc:
             response["results"].append(_error(exc.kind, exc.message, exc.detail))
             if is_write:
@@ -266,17 +313,26 @@ def run_batch(
             response["results"].append(_error("error", f"{type(exc).__name__}: {exc}"))
             if is_write:
                 stopped_at = index
+        else:
+            response["results"].append({"ok": True, "data": data})
+            if is_write and journal_record is not None:
+                try:
+                    journal_record.write(progress_line(index, data))
+                except OpError as exc:  # the write happened but the record cannot say so: stop
+                    response["journal_error"] = exc.message
+                    stopped_at = index
         if is_write:
             save()
     if drop_after_ops is not None:  # cut off after the last op, before the "done" line
         save()
-        return CommandOutcome(rc=0, stdout=b"", drop_connection=True, ops=names)
-    if record is not None:
-        journal.append_line(
-            state, record["id"], json.dumps({"done": True, "stopped_at": stopped_at}, separators=(",", ":"))
-        )
+        return outcome(rc=0, stdout=b"", drop_connection=True, ops=names, reboot_after_s=ctx.reboot_after_s)
+    if journal_record is not None:
+        try:
+            journal_record.write(json.dumps({"done": True, "stopped_at": stopped_at}, separators=(",", ":")))
+        except OpError as exc:
+            response["journal_error"] = exc.message
         save()
-    return CommandOutcome(rc=0, stdout=_dump(response), ops=names, reboot_after_s=ctx.reboot_after_s)
+    return outcome(rc=0, stdout=_dump(response), ops=names, reboot_after_s=ctx.reboot_after_s)
 
 
 # ---- the command -------------------------------------------------------------
@@ -346,4 +402,4 @@ def run_command(
         request = json.loads(lines[1])
     except ValueError:
         return _fatal("invalid_request", "the request on stdin line 2 is not valid JSON")
-    return run_batch(state, request, clock, save, knobs.drop_after_ops)
+    return run_batch(state, request, clock, save, knobs)

@@ -24,9 +24,17 @@ def record_path(state: HostState, record_id: str) -> str:
 
 
 def append_line(
-    state: HostState, record_id: str, line: str, now: dt.datetime | None = None, new: bool = False
+    state: HostState,
+    record_id: str,
+    line: str,
+    now: dt.datetime | None = None,
+    new: bool = False,
+    cut: bool = False,
 ) -> str:
-    """Append one line; ``new`` (a batch's header) requires the record not to exist yet."""
+    """Append one line; ``new`` (a batch's header) requires the record not to exist yet.
+
+    ``cut``: the write stops mid-way (the disk filled up): the first half of the line is in
+    the file, without its line end (Knobs.journal_fail_after_lines)."""
     if "\n" in line or "\r" in line:
         raise invalid("field 'line': expected one JSON document without a newline")
     path = record_path(state, record_id)
@@ -36,7 +44,8 @@ def append_line(
     if entry is None:
         created = None if now is None else iso(now)
         entry = state.put_file(FileEntry(path=path, text="", encoding="utf-8", created_utc=created))
-    entry.text = (entry.text or "") + line + "\r\n"  # Add-Content writes CRLF
+    written = line[: len(line) // 2] if cut else line + "\r\n"  # Add-Content writes CRLF
+    entry.text = (entry.text or "") + written
     return path
 
 

@@ -21,6 +21,27 @@ class Knobs:
     # After os.reboot: how long the host stays away (its WinRM endpoint resets every
     # connection, its TDS endpoints are closed) before it has booted again.
     reboot_down_s: float = 3.0
+    # The faults below fire once and are then cleared. They wait for the next agent batch
+    # (journal_fail_after_lines: the next batch with a journal record) or, when this is set,
+    # for the next batch whose journal record id contains it (a module: ".rollback."; a run id),
+    # so that a fault can hit one write batch in the middle of a playbook.
+    fault_journal_id: str | None = None
+    # The drop is the host restarting in the middle of the batch (power lost, someone ran
+    # shutdown): after it the host is away for reboot_down_s, then boots. Fires with the drop.
+    reboot_on_drop: bool = False
+    # The disk refuses the journal after this many more lines of the batch (0: its header): the
+    # line that fails is cut off mid-way, every later journal write of the batch fails, and
+    # the agent answers as it does when a FileStream write throws (docs/agent-protocol.md).
+    journal_fail_after_lines: int | None = None
+    # The reply carrying the batch's output is held this long: the batch ran and its effects
+    # are saved, but a client whose read timeout is shorter gives up first.
+    reply_delay_s: float = 0.0
+
+    def armed_for(self, journal_id: object) -> bool:
+        """Whether the faults wait for this batch (``fault_journal_id`` unset, or in the record id)."""
+        if self.fault_journal_id is None:
+            return True
+        return isinstance(journal_id, str) and self.fault_journal_id in journal_id
 
 
 @dataclass
@@ -34,6 +55,10 @@ class CommandOutcome:
     ops: list[str] = field(default_factory=list)
     # Set when the batch scheduled a restart (os.reboot): seconds after the reply.
     reboot_after_s: float | None = None
+    # The knobs (field names of Knobs) that fired on this batch: the transport clears them.
+    fired: tuple[str, ...] = ()
+    # Hold the reply this long (Knobs.reply_delay_s fired).
+    reply_delay_s: float = 0.0
 
 
 class HostRuntime(Protocol):

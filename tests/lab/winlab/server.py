@@ -81,10 +81,16 @@ def updated_knobs(knobs: Knobs, changes: Any) -> Knobs:
             raise ValueError(f"knobs field 'latency_ms': expected an integer >= 0, got {value!r}")
         if name == "drop_after_ops" and value is not None and not _is_count(value):
             raise ValueError(f"knobs field 'drop_after_ops': expected null or an integer >= 0, got {value!r}")
-        if name == "reboot_down_s" and (
+        if name in ("reboot_down_s", "reply_delay_s") and (
             isinstance(value, bool) or not isinstance(value, int | float) or value < 0
         ):
-            raise ValueError(f"knobs field 'reboot_down_s': expected a number of seconds >= 0, got {value!r}")
+            raise ValueError(f"knobs field {name!r}: expected a number of seconds >= 0, got {value!r}")
+        if name == "journal_fail_after_lines" and value is not None and not _is_count(value):
+            raise ValueError(f"knobs field {name!r}: expected null or an integer >= 0, got {value!r}")
+        if name == "fault_journal_id" and value is not None and not (isinstance(value, str) and value):
+            raise ValueError(f"knobs field {name!r}: expected null or a non-empty string, got {value!r}")
+        if name == "reboot_on_drop" and not isinstance(value, bool):
+            raise ValueError(f"knobs field {name!r}: expected true or false, got {value!r}")
     return replace(knobs, **changes)
 
 
@@ -207,7 +213,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.close()
             return
         endpoint.count_bytes(len(body), len(result.body))
-        self._reply(result.status, result.body, "application/soap+xml;charset=UTF-8")
+        try:
+            self._reply(result.status, result.body, "application/soap+xml;charset=UTF-8")
+        except (BrokenPipeError, ConnectionResetError):  # a client that gave up on a late reply
+            self.close_connection = True
 
     def _control(self, body: bytes | None) -> None:
         if not ipaddress.ip_address(self.client_address[0]).is_loopback:

@@ -98,6 +98,7 @@ class _Command:
     outcome: CommandOutcome | None = None
     error: str | None = None
     reboot_scheduled: bool = False
+    reply_delayed: bool = False
 
 
 class WsmanEndpoint:
@@ -295,15 +296,28 @@ class WsmanEndpoint:
         if outcome.drop_connection:
             with self._lock:
                 self._stats.drops += 1
+            # A restart the batch scheduled (os.reboot ran) or a host that went down mid-batch
+            # (Knobs.reboot_on_drop) happens whether or not the client heard of it.
+            self._reboot_once(command, outcome)
             return DROP
         reply = Reply(200, receive_reply(request, command_id, outcome.stdout, outcome.stderr, outcome.rc))
-        if outcome.reboot_after_s is not None:
+        self._reboot_once(command, outcome)
+        if outcome.reply_delay_s > 0:
             with self._lock:
-                schedule = not command.reboot_scheduled
-                command.reboot_scheduled = True
-            if schedule:
-                self._schedule_reboot(outcome.reboot_after_s)
+                late = not command.reply_delayed
+                command.reply_delayed = True
+            if late:  # Knobs.reply_delay_s: the answer is held; a client may have given up by then
+                self._sleep(outcome.reply_delay_s)
         return reply
+
+    def _reboot_once(self, command: _Command, outcome: CommandOutcome) -> None:
+        if outcome.reboot_after_s is None:
+            return
+        with self._lock:
+            schedule = not command.reboot_scheduled
+            command.reboot_scheduled = True
+        if schedule:
+            self._schedule_reboot(outcome.reboot_after_s)
 
     def _start(self, command: _Command) -> None:
         with self._lock:
@@ -332,11 +346,28 @@ class WsmanEndpoint:
             with self._lock:
                 if outcome.ops:
                     self._stats.batches.append(list(outcome.ops))
-                # The drop knob is one-shot: it fired for this batch only.
-                if outcome.drop_connection:
-                    self._knobs = replace(self._knobs, drop_after_ops=None)
+                self._clear_fired(outcome)
         finally:
             command.finished.set()
+
+    def _clear_fired(self, outcome: CommandOutcome) -> None:
+        """The fault knobs are one-shot: those that fired on this batch are cleared (lock held)."""
+        defaults = Knobs()
+        fired = set(outcome.fired)
+        if outcome.drop_connection:
+            fired.add("drop_after_ops")
+            if self._knobs.reboot_on_drop:
+                fired.add("reboot_on_drop")
+                if outcome.reboot_after_s is None:
+                    outcome.reboot_after_s = 0.0  # down at once (REBOOT_GRACE_S)
+        knobs = replace(self._knobs, **{name: getattr(defaults, name) for name in fired})
+        if (
+            knobs.drop_after_ops is None
+            and knobs.journal_fail_after_lines is None
+            and knobs.reply_delay_s == defaults.reply_delay_s
+        ):
+            knobs = replace(knobs, fault_journal_id=None)
+        self._knobs = knobs
 
     def _fault(self, fault: Fault, relates_to: str | None, count: bool = True) -> Reply:
         if count:
