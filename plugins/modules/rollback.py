@@ -18,7 +18,12 @@ description:
     alone, unless O(force) is set. A target already back at its prior value is skipped, so rolling
     back twice changes nothing the second time.
   - The restore itself is journaled (module C(rollback), naming the run it restores), so it can be
-    undone in turn.
+    undone in turn. Only a restore that ran to its end marks the run as rolled back - one cut off
+    (connection lost, host restarted) or stopped by a failed op leaves the run to the next rollback,
+    which restores what is left. A rollback that finds nothing left to restore still writes its
+    record (without ops), so the next one goes on to the older runs.
+  - The restart and reboot records of activations, and the restore of a SQL Server binding that
+    failed to start (M(mssql.tls.sql_service)), change no setting - they do not make a run to roll back.
   - Costs three round trips - read the journal, read the current state, write. In check mode only
     the two reads happen and the result shows what would be restored.
   - It does not reboot or restart; C(reboot_required) and C(restart_instances) say what the restore

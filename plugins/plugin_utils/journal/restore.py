@@ -7,7 +7,13 @@ while restoring (a value changed between the probe and the write) probes once mo
 
 Which run: the given run id, else the newest run that changed something and that no
 rollback has restored since. Rollback records name the run they restore (``rolls_back``),
-so rolling back twice finds nothing left to do rather than undoing the rollback.
+so rolling back twice finds nothing left to do rather than undoing the rollback. Only a
+rollback record that ran to its end restores its run: one cut off (connection lost, host
+restarted) or stopped by a failed op leaves the run to the next rollback. A rollback that
+finds nothing left to restore still writes its record (no ops), so that the next one goes on
+to the older runs. What makes a run "changed something" is its apply records: the restart and
+reboot records of activations, and sql_service's restore of a binding that failed to start,
+change no setting.
 """
 
 from __future__ import annotations
@@ -46,17 +52,31 @@ def _is_rollback(record: Record) -> bool:
     return record.header.get("module") == MODULE
 
 
+def _is_change(record: Record) -> bool:
+    """A record of a fix module's apply batch (not a rollback, an activation or a restore)."""
+    return not _is_rollback(record) and record.header.get("kind", "apply") == "apply"
+
+
+def _finished(record: Record) -> bool:
+    return record.done and record.stopped_at is None
+
+
 def choose_run(runs: Mapping[str, list[Record]], run_id: str | None) -> str:
     if run_id is not None:
         if run_id not in runs:
             known = ", ".join(sorted(runs)) or "none"
             raise NothingToRestore(f"no journal records of run {run_id} on this host (runs found: {known})")
         return run_id
-    restored = {r.header.get("rolls_back") for records in runs.values() for r in records if _is_rollback(r)}
+    restored = {
+        r.header.get("rolls_back")
+        for records in runs.values()
+        for r in records
+        if _is_rollback(r) and _finished(r)
+    }
     candidates = [
         run
         for run, records in runs.items()
-        if run not in restored and any(not _is_rollback(r) and (r.applied or r.interrupted) for r in records)
+        if run not in restored and any(_is_change(r) and (r.applied or r.interrupted) for r in records)
     ]
     if not candidates:
         raise NothingToRestore(
@@ -100,19 +120,20 @@ def restore_run(
     records = runs[run]
     plan = _plan(run_batch, records, force)
     outcome = Outcome(plan=plan, facts={})
-    if plan.empty or check_mode:
+    if check_mode:
         return Restore(run, outcome, [r.id for r in reversed(records)])
     extra = {"rolls_back": run}
+    # Written even when the plan is empty (a record without ops): the run is rolled back, and the
+    # next rollback goes on to an older run instead of choosing this one again.
     applied = apply_plan(run_batch, plan, run_id=new_run_id, module=MODULE, now=now, **extra)
     outcome.batches.append(applied)
-    if applied.conflict:
+    if applied.conflict:  # the first record stopped: the second (maybe without ops) restores the run
         outcome.plan = _plan(run_batch, records, force)
         outcome.regathered = True
-        if not outcome.plan.empty:
-            applied = apply_plan(
-                run_batch, outcome.plan, run_id=new_run_id, module=MODULE, now=now, attempt=2, **extra
-            )
-            outcome.batches.append(applied)
+        applied = apply_plan(
+            run_batch, outcome.plan, run_id=new_run_id, module=MODULE, now=now, attempt=2, **extra
+        )
+        outcome.batches.append(applied)
     failure = applied.failure
     if failure is not None:
         index, kind, message = failure
