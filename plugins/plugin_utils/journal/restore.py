@@ -137,8 +137,14 @@ def restore_run(
     failure = applied.failure
     if failure is not None:
         index, kind, message = failure
+        where = (
+            f"op {index}: {kind}: {message}"
+            if index >= 0
+            else f"the host could not write its journal ({message})"
+        )
         outcome.error = (
-            f"restoring run {run}: op {index}: {kind}: {message}; journal record {applied.journal_id} "
-            "on the host says what was restored"
+            f"restoring run {run}: {where}; {len(applied.applied)} of {len(applied.plan.ops)} restore(s) "
+            f"were applied, journal record {applied.journal_id} on the host says which (rollback again to "
+            "finish)"
         )
     return Restore(run, outcome, [r.id for r in reversed(records)])

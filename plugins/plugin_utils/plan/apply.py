@@ -73,14 +73,21 @@ class Outcome:
 
 def _describe_failure(applied: Applied) -> str:
     index, kind, message = applied.failure or (-1, "error", "")
-    if index < 0:
+    done = len(applied.applied)
+    if index < 0 and not done:
         return (
             f"the journal record {applied.journal_id} could not be written on the host ({message}); "
             "nothing after it was applied"
         )
+    if index < 0:  # the header was written, then a progress or end line was refused
+        return (
+            f"the host could not write more of journal record {applied.journal_id} ({message}): "
+            f"{done} of {len(applied.plan.ops)} change(s) were applied, nothing after them. The record "
+            "holds every prior value; the last change may be missing from its progress lines "
+            "(mssql.tls.rollback compares each target with the record and can undo them)"
+        )
     change = applied.plan.ops[index].change if index < len(applied.plan.ops) else None
     what = change.target if change else f"op {index}"
-    done = len(applied.applied)
     return (
         f"{what}: {kind}: {message}. {done} of {len(applied.plan.ops)} change(s) were applied before it; "
         f"journal record {applied.journal_id} on the host says which (mssql.tls.rollback can undo them)"

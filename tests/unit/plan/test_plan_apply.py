@@ -17,6 +17,7 @@ from ansible_collections.mssql.tls.tests.unit.plan.rawhost import PreconditionFa
 
 NOW = dt.datetime(2026, 12, 7, 19, 0, tzinfo=dt.UTC)
 RUN = "20261207T190000Z-ab12cd"
+SCHANNEL = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL"
 POLICY = protocol_policy()
 
 
@@ -146,6 +147,53 @@ def test_a_second_conflict_fails_with_the_reason_and_names_the_journal_record():
     assert outcome.error and "twice" in outcome.error and f"{RUN}.schannel_protocols.2-" in outcome.error
     result = module_result(outcome, check_mode=False, diff=False, lang="en", run_id=RUN, gathered=False)
     assert result["failed"] is True and result["msg"] == outcome.error
+
+
+class DiskFullAfter(FakeHost):
+    """The journal refuses its lines after ``ops_recorded`` writes (agent.ps1: the write that cannot
+    be recorded stops the batch; its result is ok, later ops are skipped)."""
+
+    def __init__(self, raw: RawHost, ops_recorded: int | None):
+        super().__init__(raw)
+        self.ops_recorded = ops_recorded
+
+    def run_batch(self, ops, journal):
+        self.batches.append((ops, journal))
+        if self.ops_recorded is None:  # the header itself
+            skipped = [OpResult(op["op"], False, error_kind="skipped") for op in ops]
+            return BatchResult(skipped, journal_id=journal["id"], journal_error="disk full")
+        done = self.ops_recorded + 1
+        for op in ops[:done]:
+            self.raw.apply(op)
+        results = [OpResult(op["op"], True, {}) for op in ops[:done]]
+        results += [OpResult(op["op"], False, error_kind="skipped") for op in ops[done:]]
+        return BatchResult(results, journal_id=journal["id"], journal_error="disk full")
+
+
+def test_a_journal_the_host_cannot_write_names_the_record_and_how_many_changes_ran():
+    # issue 12: a refused header ran nothing; a refused progress line stopped the batch after a write
+    for recorded, expected in ((None, "nothing after it was applied"), (2, "3 of ")):
+        host = DiskFullAfter(RawHost(agent_results(compliant_2022_host())), recorded)
+        path = f"{SCHANNEL}\\Protocols\\TLS 1.0\\Client"
+        host.raw.apply(
+            {"op": "reg.write", "path": path, "name": "Enabled", "type": "REG_DWORD", "value": {"data": 1}}
+        )
+        for protocol in ("TLS 1.1", "SSL 3.0"):
+            host.raw.apply(
+                {
+                    "op": "reg.write",
+                    "path": path.replace("TLS 1.0", protocol),
+                    "name": "Enabled",
+                    "type": "REG_DWORD",
+                    "value": {"data": 1},
+                }
+            )
+        outcome = run(host, host.raw.facts())
+        ((ops, journal),) = host.batches
+        assert len(ops) > 3 and outcome.error and f"journal record {journal['id']}" in outcome.error
+        assert expected in outcome.error and "disk full" in outcome.error, outcome.error
+        if recorded is not None:
+            assert f"3 of {len(ops)} change(s) were applied, nothing after them" in outcome.error
 
 
 def test_module_result_reports_what_was_applied_and_its_activation():
