@@ -120,7 +120,19 @@ def test_ansible_builder_reads_the_same_requirements_from_the_installed_collecti
 ) -> None:
     # What the builder stage does in the image: introspect the installed collections.
     tarball = context / "_build" / "collections" / f"mssql-tls-{galaxy['version']}.tar.gz"
-    _run(_tool("ansible-galaxy"), "collection", "install", "--offline", "-p", tmp_path, tarball, cwd=tmp_path)
+    # --force: ansible-galaxy skips the install when mssql.tls of this version is already in any
+    # configured collections path (another test may have put it there), leaving tmp_path empty.
+    _run(
+        _tool("ansible-galaxy"),
+        "collection",
+        "install",
+        "--offline",
+        "--force",
+        "-p",
+        tmp_path,
+        tarball,
+        cwd=tmp_path,
+    )
     pip_out, bindep_out = tmp_path / "requirements.txt", tmp_path / "bindep.txt"
     _run(
         sys.executable,
