@@ -11,9 +11,10 @@ so rolling back twice finds nothing left to do rather than undoing the rollback.
 rollback record that ran to its end restores its run: one cut off (connection lost, host
 restarted) or stopped by a failed op leaves the run to the next rollback. A rollback that
 finds nothing left to restore still writes its record (no ops), so that the next one goes on
-to the older runs. What makes a run "changed something" is its apply records: the restart and
-reboot records of activations, and sql_service's restore of a binding that failed to start,
-change no setting.
+to the older runs. What makes a run "changed something" is its apply records, and they are
+what is restored: the restart and reboot records of activations change no setting, and
+sql_service's restore of a binding that failed to start is already an undo (restoring it would
+write the failed binding again).
 """
 
 from __future__ import annotations
@@ -96,7 +97,9 @@ def _read(run_batch: RunBatch, ops: list[dict[str, Any]], what: str) -> list[Any
 
 
 def _plan(run_batch: RunBatch, records: Sequence[Record], force: bool) -> Plan:
-    items = restore_items([r for r in records if not _is_rollback(r)])
+    # Only the fix modules' apply records: a sql_service restore record is the run's own undo of a
+    # binding that failed to start; undoing it would write that binding again on the way back.
+    items = restore_items([r for r in records if _is_change(r)])
     reads, keys = probe_ops(items)
     results = _read(run_batch, reads, "reading the current state") if reads else []
     return plan_rollback(items, keys, results, force=force)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
+from ansible_collections.mssql.tls.plugins.plugin_utils.agent.client import BatchResult, OpResult
 from ansible_collections.mssql.tls.plugins.plugin_utils.journal.record import records_by_run
-from ansible_collections.mssql.tls.plugins.plugin_utils.journal.restore import NothingToRestore, choose_run
+from ansible_collections.mssql.tls.plugins.plugin_utils.journal.restore import (
+    NothingToRestore,
+    choose_run,
+    restore_run,
+)
 
 OLD, NEW, LATEST = "20261201T010000Z-aaaaaa", "20261205T010000Z-bbbbbb", "20261207T010000Z-cccccc"
+NOW = dt.datetime(2026, 12, 7, 19, 0, tzinfo=dt.UTC)
 
 
 def raw(run, module="schannel_protocols", applied=True, **header):
@@ -64,3 +71,80 @@ def test_activation_and_restore_records_do_not_make_a_run_to_roll_back():
         ]
     )
     assert choose_run(runs, None) == OLD
+
+
+NETLIB = (
+    "HKLM\\SOFTWARE\\Microsoft\\Microsoft SQL Server\\MSSQL14.MSSQLSERVER\\MSSQLServer\\SuperSocketNetLib"
+)
+
+
+def binding_entry(before: str, after: str) -> dict:
+    target = {"kind": "reg_value", "path": NETLIB, "name": "Certificate"}
+    return {
+        "op": {
+            "op": "reg.write",
+            "path": NETLIB,
+            "name": "Certificate",
+            "type": "REG_SZ",
+            "value": {"data": after},
+        },
+        "target": target,
+        "before": {"type": "REG_SZ", "data": before},
+        "after": {"type": "REG_SZ", "data": after},
+        "creates_keys": [],
+        "change": {
+            "target": f"{NETLIB}\\Certificate",
+            "before": before,
+            "after": after,
+            "activation": "immediate",
+        },
+    }
+
+
+def test_rolling_back_a_run_whose_binding_failed_to_start_never_writes_that_binding_again():
+    # The run bound 'nokey' (apply record); SQL Server did not start, and sql_service put '' back
+    # (its restore record). The binding is as before the run: the rollback writes nothing at all,
+    # and records that the run is rolled back.
+    bound = {
+        "v": 1,
+        "kind": "apply",
+        "run": OLD,
+        "module": "sql_encryption",
+        "ops": [binding_entry("", "nokey")],
+    }
+    undone = {
+        "v": 1,
+        "kind": "restore",
+        "run": OLD,
+        "module": "sql_service",
+        "restores": OLD,
+        "ops": [binding_entry("nokey", "")],
+    }
+    done = ['{"applied":0}', '{"done":true,"stopped_at":null}']
+    records = [
+        {"id": f"{OLD}.sql_encryption.1-aaaa", "lines": [json.dumps(bound), *done]},
+        {"id": f"{OLD}.sql_service.2-bbbb", "lines": [json.dumps(undone), *done]},
+    ]
+    sent = []
+
+    def run_batch(ops, journal):
+        sent.append((ops, journal))
+        results = []
+        for o in ops:
+            if o["op"] == "journal.read":
+                data = {"records": records}
+            elif o["op"] == "reg.read":
+                data = {
+                    "exists": True,
+                    "values": {"Certificate": {"type": "REG_SZ", "data": ""}},
+                    "subkeys": {},
+                }
+            else:
+                raise AssertionError(f"the rollback wrote {o}")
+            results.append(OpResult(o["op"], True, data))
+        return BatchResult(results, journal_id=journal["id"] if journal else None)
+
+    restore = restore_run(run_batch, run_id=None, new_run_id=LATEST, force=False, check_mode=False, now=NOW)
+    assert restore.run == OLD and restore.outcome.error is None and restore.outcome.plan.empty
+    ops, journal = sent[-1]
+    assert ops == [] and json.loads(journal["line"])["rolls_back"] == OLD  # a record without ops
