@@ -1,46 +1,22 @@
 """remediate.yml then rollback.yml on every lab profile: the host model comes back exactly.
 
-"Exactly" is the whole host model the fixes can touch: every registry value and key (SuperSocketNetLib
-bindings included), every certificate with its properties (property 9) and its private key's ACL, the
-services' start modes and states, the cluster resources. What only time changes is left out: the journal
-files of the run (they must stay: they are the record), ERRORLOG text (every start appends), boot and
-start times and the self-generated certificates SQL Server makes at each start.
+"Exactly" is the whole host model the fixes can touch (host_model.comparable): every registry value
+and key, every certificate with its properties and its private key's ACL, the services, the cluster
+resources and what SQL Server serves; not the journal files, ERRORLOG text or boot and start times.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from winlab.testing import PROFILES_DIR
 
 from .ansible_run import REPO, run_playbook
+from .host_model import comparable
 
 REMEDIATE = REPO / "playbooks" / "remediate.yml"
 ROLLBACK = REPO / "playbooks" / "rollback.yml"
 # Every profile of the lab: hosts with nothing to fix must not drift either.
 PROFILES = tuple(sorted(path.stem for path in PROFILES_DIR.glob("*.yml")))
 ACTIVATE = ("-e", "mssql_tls_reboot=true", "-e", "mssql_tls_restart=true")
-
-
-def comparable(state: dict[str, Any]) -> dict[str, Any]:
-    runtime = {
-        name: {
-            "running": r["running"],
-            "certificate": r["certificate"],
-            "force_encryption": r["force_encryption"],
-            "force_strict": r["force_strict"],
-        }
-        for name, r in state["sql_runtime"].items()
-    }
-    return {
-        "registry": state["registry"],
-        "cert_stores": state["cert_stores"],
-        "services": sorted(json.dumps(s, sort_keys=True) for s in state["services"]),
-        "cluster": state["cluster"],
-        # what SQL Server serves: the same configured certificate (or, again, a self-generated one)
-        "sql_runtime": runtime,
-    }
 
 
 def test_remediate_then_rollback_returns_every_profile_to_its_original_state(make_lab, tmp_path) -> None:
