@@ -100,11 +100,17 @@ class ActionModule(ActionBase):
                 run_id=run_id,
                 now=now,
             )
+        except (RebootError, OpValidationError) as exc:
+            raise AnsibleActionFail(f"mssql.tls.reboot: {exc}") from None
+        try:
             outcome = wait_for_new_boot(
                 poll_os_info(self._connection), previous, timeout_s=args["reboot_timeout"] + args["delay_s"]
             )
-        except (RebootError, OpValidationError) as exc:
-            raise AnsibleActionFail(f"mssql.tls.reboot: {exc}") from None
+        except RebootError as exc:
+            raise AnsibleActionFail(
+                f"mssql.tls.reboot: {exc}. The restart was scheduled (journal record {journal_id} on the "
+                "host); once the host is back, running the play again finds it done"
+            ) from None
         known = known_facts(args, task_vars)
         if known is not None:
             result["ansible_facts"] = {"mssql_tls": facts_after_reboot(known, outcome.boot_utc)}
