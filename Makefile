@@ -14,9 +14,9 @@ LATENCY_MS ?= 0
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 # The stages of `make test`, in order; .ci/run runs `make test`. `make test-all` adds the long
-# stages (every molecule scenario) that would push CI past its 20-minute budget.
+# stages (every molecule scenario, the 500-host load run) that would push CI past its 20-minute budget.
 TEST_STAGES := lint pytest sanity units build molecule
-TEST_ALL_STAGES := $(TEST_STAGES) molecule-all
+TEST_ALL_STAGES := $(TEST_STAGES) molecule-all load-500
 # Molecule scenarios (extensions/molecule) on the lab: `make test` runs the mixed fleet (one
 # change window over eight profiles); `make test-all` every scenario. windows-runner needs a
 # real Windows host (.github/workflows/windows-remediation.yml) and is never run here.
@@ -43,7 +43,7 @@ STAGE := build/ansible_collections/mssql/tls
 UNITS_REPORT := $(STAGE)/tests/output/junit/python$(ANSIBLE_TEST_PYTHON)-controller-units.xml
 ANSIBLE_TEST := VENV=$(abspath $(VENV)) .ci/ansible-test
 
-.PHONY: setup lab-up lab-down lab-stats probe test test-all lint lint-python lint-shell lint-ansible pytest sanity units build molecule molecule-all demo bench bench-full clean
+.PHONY: setup lab-up lab-down lab-stats probe test test-all load-500 lint lint-python lint-shell lint-ansible pytest sanity units build molecule molecule-all demo bench bench-full clean
 
 setup: $(VENV)/.installed $(COLL_LINK)
 
@@ -102,6 +102,13 @@ molecule-all: setup
 pytest: setup
 	$(BIN)/pytest -m "not windows" -n $(PYTEST_WORKERS) -o junit_family=xunit1 --junitxml=$(PYTEST_REPORT)
 	$(PY) .ci/check_junit.py $(PYTEST_REPORT) $(JUNIT_CHECK_FLAGS)
+
+# The load test (tests/integration/test_load.py) on 500 lab hosts, forks 50, serial batches of 50;
+# `make test` runs it on 100 hosts. Figures: tests/output/load-500.json and docs/reliability.md.
+load-500: setup
+	MSSQL_TLS_LOAD_HOSTS=500 $(BIN)/pytest -p no:xdist -s -o junit_family=xunit1 \
+	  --junitxml=tests/output/load-500.xml tests/integration/test_load.py
+	$(PY) .ci/check_junit.py tests/output/load-500.xml --suite tests/integration $(JUNIT_CHECK_FLAGS)
 
 sanity: setup
 	$(if $(SANITY_SKIP),@echo "sanity: skipping $(SANITY_SKIP) (pwsh not found)")
