@@ -2021,7 +2021,11 @@ function Invoke-OpRegRead($op) {
     $regPath = ConvertTo-RegPath $op.path 'path'
     $depth = Get-IntField $op.depth 0 0 $MaxRegDepth 'depth'
     $key = Open-RegKey $regPath $false
-    if ($null -eq $key) { return [ordered]@{ exists = $false; values = [ordered]@{}; subkeys = [ordered]@{} } }
+    if ($null -eq $key) {
+        # How far the path exists: a later write creates the keys below that depth, and only those,
+        # so the plan can journal them before the write runs (rollback removes exactly them).
+        return [ordered]@{ exists = $false; existing_depth = (Get-ExistingRegDepth $regPath); values = [ordered]@{}; subkeys = [ordered]@{} }
+    }
     try { $node = Read-RegNode $key $depth $op.values } finally { $key.Dispose() }
     $result = [ordered]@{ exists = $true; values = $node['values']; subkeys = $node['subkeys'] }
     if ($node.Contains('errors')) { $result.Add('errors', $node['errors']) }

@@ -133,7 +133,7 @@ def _node(value: Any, where: str) -> None:
 
 
 def _top_node(value: Any, where: str) -> None:
-    _record({"exists": _boolean})(value, where)
+    _record({"exists": _boolean}, {"existing_depth": _integer})(value, where)
     _node(value, where)
 
 

@@ -111,9 +111,17 @@ class RegistryView:
         return None
 
     def missing_keys(self, path: str) -> tuple[str, ...]:
-        """The keys a write at ``path`` creates, outermost first (from the deepest known parent)."""
+        """The keys a write at ``path`` creates, outermost first.
+
+        Below the read root the nodes say it; above an absent root, the agent's ``existing_depth``
+        does (how many key names below the hive exist). Without it (an older reply), the keys
+        above the root are taken to exist."""
         parts = _split(path)
-        depth, _node = self._root_for(parts)
+        depth, node = self._root_for(parts)
+        known = node.get("existing_depth") if node.get("exists") is False else None
+        if isinstance(known, int) and not isinstance(known, bool) and 0 <= known < depth - 1:
+            # parts[0] is the hive, parts[: known + 1] exist: every key after them is created
+            return tuple("\\".join(parts[:end]) for end in range(known + 2, len(parts) + 1))
         missing: list[str] = []
         for end in range(max(depth, 1), len(parts) + 1):
             sub = "\\".join(parts[:end])

@@ -151,6 +151,7 @@ def test_reg_read_depth_semantics_and_missing_keys(host: LabHost) -> None:
     ops = [
         {"op": "reg.read", "path": f"{S}\\Protocols", "depth": 0},
         {"op": "reg.read", "path": "HKLM\\SOFTWARE\\Nope"},
+        {"op": "reg.read", "path": f"{S}\\Protocols\\No\\Such"},
         {
             "op": "reg.read",
             "path": f"{SQL}\\MSSQL15.MSSQLSERVER\\MSSQLServer",
@@ -160,8 +161,10 @@ def test_reg_read_depth_semantics_and_missing_keys(host: LabHost) -> None:
     ]
     _outcome, doc = run(host, ops, journal_id=None)
     assert data(doc, 0) == {"exists": True, "values": {}, "subkeys": {}}
-    assert data(doc, 1) == {"exists": False, "values": {}, "subkeys": {}}
-    node = data(doc, 2)["subkeys"]["SuperSocketNetLib"]
+    # a missing key says how far its path exists (the keys a write there would create)
+    assert data(doc, 1) == {"exists": False, "existing_depth": 1, "values": {}, "subkeys": {}}
+    assert data(doc, 2)["existing_depth"] == 6  # SYSTEM, CurrentControlSet, ..., SCHANNEL, Protocols
+    node = data(doc, 3)["subkeys"]["SuperSocketNetLib"]
     assert set(node["values"]) == {"Certificate"}
     assert node["subkeys"] == {"Tcp": None, "Np": None, "Sm": None}
 

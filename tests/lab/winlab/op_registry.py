@@ -55,7 +55,12 @@ def reg_read(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
     access.check_readable(ctx.state, path)
     key = regmod.find_key(ctx.state.registry, path)
     if key is None:
-        return {"exists": False, "values": {}, "subkeys": {}}
+        return {
+            "exists": False,
+            "existing_depth": regmod.existing_depth(ctx.state.registry, path),
+            "values": {},
+            "subkeys": {},
+        }
     return {"exists": True, **_node(ctx, key, path, depth, op.get("values"))}
 
 

@@ -104,6 +104,17 @@ def find_key(reg: Registry, path: str) -> RegKey | None:
     return key
 
 
+def existing_depth(reg: Registry, path: str) -> int:
+    """How many leading key names of the path (below its hive) exist."""
+    hive, segments = split_path(path)
+    key = reg[hive]
+    for depth, seg in enumerate(segments):
+        key = key.subkey(seg)
+        if key is None:
+            return depth
+    return len(segments)
+
+
 def ensure_key(reg: Registry, path: str) -> tuple[RegKey, list[str]]:
     """Open the key, creating only the missing levels; returns (key, created paths)."""
     hive, segments = split_path(path)
