@@ -43,9 +43,9 @@ MakePlan = Callable[[Mapping[str, Any]], Plan]
 class LabConnection:
     """The part of an Ansible connection the adapter uses, over one lab host's WinRM endpoint."""
 
-    def __init__(self, lab: RunningLab, host: str) -> None:
+    def __init__(self, lab: RunningLab, host: str, **winrm_options: Any) -> None:
         self.lab, self.host = lab, host
-        self._execute = winrm_command_runner(lab.inventory, host)
+        self._execute = winrm_command_runner(lab.inventory, host, **winrm_options)
 
     def exec_command(self, cmd: str, in_data: bytes | None = None, sudoable: bool = False):
         del sudoable

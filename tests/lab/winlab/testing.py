@@ -287,11 +287,14 @@ def _up(lab_dir: Path, inventory: Path, options: list[str], timeout: float = 90)
 # ------------------------------------------------------ commands over the real endpoint
 
 
-def winrm_command_runner(inventory: Path, host: str) -> Callable[[str, bytes], tuple[int, bytes, bytes]]:
+def winrm_command_runner(
+    inventory: Path, host: str, **protocol_options: Any
+) -> Callable[[str, bytes], tuple[int, bytes, bytes]]:
     """(command line, stdin) -> (rc, stdout, stderr) on a lab host, over its WinRM endpoint.
 
     One shell and one command per call, stdin included, the way ansible-core's winrm
     plugin runs a command: for tests and benchmarks that talk to the lab without Ansible.
+    ``protocol_options`` go to ``winrm.Protocol`` (``read_timeout_sec``, ``operation_timeout_sec``).
     """
     import winrm  # pywinrm: a test dependency, not one of the lab's
 
@@ -304,6 +307,7 @@ def winrm_command_runner(inventory: Path, host: str) -> Callable[[str, bytes], t
         password=settings["ansible_password"],
         # Plain HTTP on loopback: nothing to validate; saying so keeps pywinrm off REQUESTS_CA_BUNDLE.
         server_cert_validation="ignore",
+        **protocol_options,
     )
 
     def execute(command: str, stdin: bytes) -> tuple[int, bytes, bytes]:
