@@ -14,9 +14,10 @@ LATENCY_MS ?= 0
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 # The stages of `make test`, in order; .ci/run runs `make test`. `make test-all` adds the long
-# stages (every molecule scenario, the 500-host load run) that would push CI past its 20-minute budget.
+# stages (every molecule scenario, the exhaustive fault cases, the 500-host load run) that would push
+# CI past its 20-minute budget.
 TEST_STAGES := lint pytest sanity units build molecule
-TEST_ALL_STAGES := $(TEST_STAGES) molecule-all load-500
+TEST_ALL_STAGES := $(TEST_STAGES) molecule-all pytest-long load-500
 # Molecule scenarios (extensions/molecule) on the lab: `make test` runs the mixed fleet (one
 # change window over eight profiles); `make test-all` every scenario. windows-runner needs a
 # real Windows host (.github/workflows/windows-remediation.yml) and is never run here.
@@ -43,7 +44,7 @@ STAGE := build/ansible_collections/mssql/tls
 UNITS_REPORT := $(STAGE)/tests/output/junit/python$(ANSIBLE_TEST_PYTHON)-controller-units.xml
 ANSIBLE_TEST := VENV=$(abspath $(VENV)) .ci/ansible-test
 
-.PHONY: setup lab-up lab-down lab-stats probe test test-all load-500 lint lint-python lint-shell lint-ansible pytest sanity units build molecule molecule-all demo bench bench-full clean
+.PHONY: setup lab-up lab-down lab-stats probe test test-all pytest-long load-500 lint lint-python lint-shell lint-ansible pytest sanity units build molecule molecule-all demo bench bench-full clean
 
 setup: $(VENV)/.installed $(COLL_LINK)
 
@@ -100,8 +101,14 @@ molecule-all: setup
 
 # pyproject's testpaths; a suite that runs no test fails (exit 5 or .ci/check_junit.py).
 pytest: setup
-	$(BIN)/pytest -m "not windows" -n $(PYTEST_WORKERS) -o junit_family=xunit1 --junitxml=$(PYTEST_REPORT)
+	$(BIN)/pytest -m "not windows and not long" -n $(PYTEST_WORKERS) -o junit_family=xunit1 --junitxml=$(PYTEST_REPORT)
 	$(PY) .ci/check_junit.py $(PYTEST_REPORT) $(JUNIT_CHECK_FLAGS)
+
+# The fault cases marked long: a cut after every op k and at every journal line (docs/reliability.md).
+pytest-long: setup
+	$(BIN)/pytest -m "long and not windows" -n $(PYTEST_WORKERS) -o junit_family=xunit1 \
+	  --junitxml=tests/output/pytest-long.xml tests/integration
+	$(PY) .ci/check_junit.py tests/output/pytest-long.xml --suite tests/integration $(JUNIT_CHECK_FLAGS)
 
 # The load test (tests/integration/test_load.py) on 500 lab hosts, forks 50, serial batches of 50;
 # `make test` runs it on 100 hosts. Figures: tests/output/load-500.json and docs/reliability.md.

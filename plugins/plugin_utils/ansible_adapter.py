@@ -148,6 +148,29 @@ def known_facts(args: Mapping[str, Any], task_vars: Mapping[str, Any] | None) ->
     return dict(facts)
 
 
+def converge_on(
+    connection: Any,
+    facts: Mapping[str, Any],
+    make_plan: Callable[[Mapping[str, Any]], Any],
+    *,
+    check_mode: bool,
+    run_id: str,
+    module: str,
+    now: dt.datetime,
+) -> Outcome:
+    """``plan.apply.converge`` over this connection: its write batches, a fresh gather on conflict."""
+    return converge(
+        batch_runner(connection),
+        lambda: gather_facts(connection),
+        facts,
+        make_plan,
+        check_mode=check_mode,
+        run_id=run_id,
+        module=module,
+        now=now,
+    )
+
+
 def run_fix(
     connection: Any,
     args: Mapping[str, Any],
@@ -174,15 +197,8 @@ def run_fix(
     gathered = facts is None
     if facts is None:
         facts = gather_facts(connection)
-    outcome = converge(
-        batch_runner(connection),
-        lambda: gather_facts(connection),
-        facts,
-        make_plan,
-        check_mode=check_mode,
-        run_id=run_id,
-        module=module,
-        now=now,
+    outcome = converge_on(
+        connection, facts, make_plan, check_mode=check_mode, run_id=run_id, module=module, now=now
     )
     result = module_result(
         outcome,

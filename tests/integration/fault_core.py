@@ -12,21 +12,26 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import pytest
 from ansible_collections.mssql.tls.plugins.action import (
     certificate_purpose,
     cipher_suites,
     schannel_protocols,
     sql_encryption,
 )
-from ansible_collections.mssql.tls.plugins.plugin_utils.ansible_adapter import batch_runner, gather_facts
+from ansible_collections.mssql.tls.plugins.plugin_utils.ansible_adapter import (
+    batch_runner,
+    converge_on,
+    gather_facts,
+)
 from ansible_collections.mssql.tls.plugins.plugin_utils.journal.record import new_run_id
 from ansible_collections.mssql.tls.plugins.plugin_utils.journal.restore import Restore, restore_run
-from ansible_collections.mssql.tls.plugins.plugin_utils.plan.apply import Outcome, converge
+from ansible_collections.mssql.tls.plugins.plugin_utils.plan.apply import Outcome
 from ansible_collections.mssql.tls.plugins.plugin_utils.plan.model import Plan
 from winlab.control import control_request
 from winlab.testing import PROFILES_DIR, RunningLab, running_lab, winrm_command_runner
@@ -38,6 +43,26 @@ FIX_MODULES = {
     "sql_encryption": sql_encryption,
 }
 MakePlan = Callable[[Mapping[str, Any]], Plan]
+
+
+def marked(values: Iterable[int], kept: Iterable[int]) -> list[Any]:
+    """The values as pytest parameters: those in ``kept`` run in ``make test``; the others are
+    marked ``long`` and run in ``make test-all`` (its pytest-long stage)."""
+    keep = set(kept)
+    return [k if k in keep else pytest.param(k, marks=pytest.mark.long) for k in values]
+
+
+def positions(last: int) -> list[Any]:
+    """Every op position 0..last; the first, the middle and the last run in ``make test``."""
+    return marked(range(last + 1), {0, last // 2, last})
+
+
+def pairs(first: Any, params: list[Any]) -> list[Any]:
+    """``(first, k)`` for each of ``positions(...)``, keeping each one's marks."""
+    return [
+        pytest.param(first, *p.values, marks=p.marks, id=None) if hasattr(p, "marks") else (first, p)
+        for p in params
+    ]
 
 
 class LabConnection:
@@ -93,16 +118,7 @@ def fix(
 ) -> Outcome:
     """One fix module's run (run_fix without the result rendering): plan, apply, re-plan on conflict."""
     facts = gather_facts(conn) if facts is None else facts
-    return converge(
-        batch_runner(conn),
-        lambda: gather_facts(conn),
-        facts,
-        make_plan,
-        check_mode=False,
-        run_id=run,
-        module=module,
-        now=utc_now(),
-    )
+    return converge_on(conn, facts, make_plan, check_mode=False, run_id=run, module=module, now=utc_now())
 
 
 def roll_back(conn: LabConnection, run: str | None = None) -> Restore:

@@ -55,9 +55,12 @@ def test_the_audit_finds_the_same_scenarios_on_older_ansible_core(lab, tmp_path:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert f"core {version}." in subprocess.run(
-        [str(bin_dir / "ansible"), "--version"], capture_output=True, text=True, check=True
-    ).stdout
+    assert (
+        f"core {version}."
+        in subprocess.run(
+            [str(bin_dir / "ansible"), "--version"], capture_output=True, text=True, check=True
+        ).stdout
+    )
     report = json.loads((tmp_path / "report.json").read_text())
     assert {h["name"]: h["scenarios"] for h in report["hosts"]} == lab.expected_scenarios()
     assert {host: s["commands"] for host, s in lab.stats().items()} == {host: 1 for host in lab.hosts}

@@ -37,7 +37,9 @@ from .fault_core import (
     Fleets,
     LabConnection,
     fix,
+    pairs,
     planner,
+    positions,
     roll_back,
     roll_back_everything,
     run_id,
@@ -98,7 +100,7 @@ def assert_cut_after(conn: LabConnection, record_id: str, k: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("batch", "k"), [(b, k) for b in APPLY for k in range(b.ops + 1)], ids=lambda v: str(v)
+    ("batch", "k"), [p for b in APPLY for p in pairs(b, positions(b.ops))], ids=str
 )
 def test_an_apply_batch_cut_off_after_op_k_loses_nothing_and_recovers(fleets, batch: Batch, k: int) -> None:
     conn = fleets.host(batch.profile)
@@ -232,7 +234,7 @@ def test_a_reboot_batch_cut_off_is_named_and_the_reboot_happens_once_asked_again
 # ---- rollback: the restore batch ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("k", range(ROLLBACK_OPS + 1))
+@pytest.mark.parametrize("k", positions(ROLLBACK_OPS))
 def test_a_rollback_batch_cut_off_after_op_k_is_finished_by_the_next_rollback(fleets, k: int) -> None:
     conn = fleets.host("mixed-2012r2")
     original = comparable(conn.state())

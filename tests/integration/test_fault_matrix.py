@@ -29,17 +29,31 @@ from ansible_collections.mssql.tls.plugins.plugin_utils.ansible_adapter import g
 from ansible_collections.mssql.tls.plugins.plugin_utils.journal.restore import Restore
 from ansible_collections.mssql.tls.plugins.plugin_utils.plan.apply import Outcome
 
-from .fault_core import Fleets, LabConnection, fix, planner, roll_back, roll_back_everything, run_id
+from .fault_core import (
+    Fleets,
+    LabConnection,
+    fix,
+    marked,
+    pairs,
+    planner,
+    roll_back,
+    roll_back_everything,
+    run_id,
+)
 from .host_model import comparable, journal, journal_files, record, writes_per_target
 from .test_fault_drop import APPLY, ROLLBACK_OPS, Batch, assert_cut_after, lost_record, reboot
 
 ROLLBACK_PROFILE = "mixed-2012r2"
-RESTART_AT = {b.module: sorted({0, b.ops // 2, b.ops}) for b in APPLY}
-RESTART_AT["rollback"] = sorted({0, ROLLBACK_OPS // 2, ROLLBACK_OPS})
+OPS = {b.module: b.ops for b in APPLY} | {"rollback": ROLLBACK_OPS}
+# After op 0, half-way, after the last op (half-way: make test-all only).
+RESTART_AT = {m: marked(sorted({0, n // 2, n}), {0, n}) for m, n in OPS.items()}
 # The record's lines: the header (0), one per op, the closing line (ops + 1). Every line of the
-# apply batches; the rollback batch's first, middle and last ones.
-JOURNAL_CUT_AT = {b.module: list(range(b.ops + 2)) for b in APPLY}
-JOURNAL_CUT_AT["rollback"] = [0, 1, ROLLBACK_OPS // 2, ROLLBACK_OPS, ROLLBACK_OPS + 1]
+# apply batches, the rollback batch's first, middle and last ones; make test cuts the header,
+# the first and last progress lines and the closing line.
+JOURNAL_CUT_AT = {m: marked(range(n + 2), {0, 1, n, n + 1}) for m, n in OPS.items() if m != "rollback"}
+JOURNAL_CUT_AT["rollback"] = marked(
+    [0, 1, ROLLBACK_OPS // 2, ROLLBACK_OPS, ROLLBACK_OPS + 1], {0, 1, ROLLBACK_OPS, ROLLBACK_OPS + 1}
+)
 
 
 PROFILE = {b.module: b.profile for b in APPLY} | {"rollback": ROLLBACK_PROFILE}
@@ -97,10 +111,12 @@ def outcome_of(result: Outcome | Restore) -> Outcome:
 
 def converges_and_restores(case: Case) -> None:
     """Running again leaves nothing to do, no value was written twice, rollback restores exactly."""
-    again = outcome_of(case.run(case.conn))
+    result = case.run(case.conn)
+    again = outcome_of(result)
     assert again.error is None, again.error
     if case.module == "rollback":
-        assert roll_back_everything(case.conn) == []  # the second rollback finished the run
+        assert result.run == case.remediated  # the faulty rollback did not count: this one finishes it
+        assert roll_back_everything(case.conn) == []
     else:
         assert outcome_of(case.run(case.conn)).plan.empty  # converged
         assert set(writes_per_target(journal(case.conn.state()), case.module).values()) <= {1}
@@ -116,7 +132,7 @@ def restored_exactly(case: Case) -> None:
 # ---- the host restarts in the middle of the batch -----------------------------------------------
 
 
-@pytest.mark.parametrize(("module", "k"), [(m, k) for m in MODULES for k in RESTART_AT[m]], ids=str)
+@pytest.mark.parametrize(("module", "k"), [p for m in MODULES for p in pairs(m, RESTART_AT[m])], ids=str)
 def test_a_host_that_restarts_after_op_k_loses_nothing_and_the_next_run_finishes(fleets, module, k) -> None:
     case_ = case(fleets, module)
     conn = case_.conn
@@ -135,7 +151,9 @@ def test_a_host_that_restarts_after_op_k_loses_nothing_and_the_next_run_finishes
 # ---- the journal write is cut off ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("module", "line"), [(m, j) for m in MODULES for j in JOURNAL_CUT_AT[m]], ids=str)
+@pytest.mark.parametrize(
+    ("module", "line"), [p for m in MODULES for p in pairs(m, JOURNAL_CUT_AT[m])], ids=str
+)
 def test_a_journal_cut_off_at_any_line_stops_the_batch_names_the_record_and_loses_nothing(
     fleets, module, line
 ) -> None:
@@ -218,7 +236,7 @@ def test_two_controllers_running_the_same_batch_at_once_write_each_value_once(fl
     # (rollback: the journal and the current values; a fix: its facts, read once for both).
     gate = threading.Barrier(2)
     reads = 2 if module == "rollback" else 0
-    controllers = [GatedConnection(host.lab, host.host, gate, reads) for _ in range(2)]
+    controllers = [GatedConnection(host.lab, host.host, gate, reads) for _controller in range(2)]
     results: list[Outcome | Restore | BaseException] = [None, None]  # type: ignore[list-item]
 
     if module == "rollback":

@@ -49,6 +49,11 @@ def lost_records(stdout: str) -> dict[str, str]:
     return {m["host"]: m["record"] for m in LOST.finditer(stdout)}
 
 
+def fatal_message(stdout: str, host: str) -> str:
+    """The message of the host's failed task, from the default callback's ``fatal:`` line."""
+    return json.loads(re.search(rf"fatal: \[{re.escape(host)}\]: FAILED! => (.*)", stdout)[1])["msg"]
+
+
 def report(directory: Path) -> dict[str, dict[str, Any]]:
     return {h["name"]: h for h in json.loads((directory / "report.json").read_text())["hosts"]}
 
@@ -166,7 +171,7 @@ def test_a_reboot_that_does_not_come_back_in_time_fails_the_host_and_the_next_ru
     )
     assert proc.returncode != 0 and recap["s5"]["failed"] == 1
     assert recap["tls10-needed"]["failed"] == 0 and recap["tls10-needed"]["changed"] == 2  # fixed, rebooted
-    message = json.loads(re.search(r"fatal: \[s5\]: FAILED! => (.*)", proc.stdout)[1])["msg"]
+    message = fatal_message(proc.stdout, "s5")
     assert "did not come back with a new boot time within 9 s" in message, message
     scheduled = re.search(r"The restart was scheduled \(journal record (\S+) on the host\)", message)[1]
     assert record(lab.state("s5"), scheduled).header["module"] == "reboot"
@@ -198,8 +203,7 @@ def test_a_journal_the_disk_refuses_fails_the_host_before_any_change_and_the_nex
     proc, recap = run_playbook(lab.inventory, WEAK, "-v")
     assert proc.returncode != 0 and recap["s4"]["failed"] == 1
     assert recap["s4-latent"]["failed"] == 0 and recap["s4-latent"]["changed"] >= 1
-    failure = re.search(r"fatal: \[s4\]: FAILED! => (.*)", proc.stdout)[1]
-    message = json.loads(failure)["msg"]
+    message = fatal_message(proc.stdout, "s4")
     record_id = re.search(r"the journal record (\S+) could not be written on the host", message)[1]
     assert "There is not enough space on the disk." in message and "nothing after it was applied" in message
     assert comparable(lab.state("s4")) == before["s4"]  # nothing ran
@@ -224,7 +228,7 @@ def test_a_journal_line_the_disk_refuses_after_a_write_stops_the_batch_and_names
     lab.set_knobs("s5", fault_journal_id=".schannel_protocols.", journal_fail_after_lines=3)
     proc, recap = run_playbook(lab.inventory, TLS12, "-v")
     assert proc.returncode != 0 and recap["s5"]["failed"] == 1 and recap["s3"]["failed"] == 0
-    message = json.loads(re.search(r"fatal: \[s5\]: FAILED! => (.*)", proc.stdout)[1])["msg"]
+    message = fatal_message(proc.stdout, "s5")
     record_id = re.search(r"journal record (\S+)", message)[1]
     assert "There is not enough space on the disk." in message
     assert "3 of 6 change(s) were applied" in message, message
@@ -299,7 +303,7 @@ def test_a_sql_server_that_fails_to_start_gets_its_binding_back_and_the_policy_r
     proc, recap = run_playbook(lab.inventory, BIND, "-i", binds, "-e", "bind_force=true", "-v")
     assert proc.returncode != 0 and recap["s4-rdp"]["failed"] == 1
     assert recap["s4-winrm-https"]["failed"] == 0 and recap["s4-winrm-https"]["changed"] == 2
-    message = json.loads(re.search(r"fatal: \[s4-rdp\]: FAILED! => (.*)", proc.stdout)[1])["msg"]
+    message = fatal_message(proc.stdout, "s4-rdp")
     restore_record = re.search(r"record (\S+)\)", message)[1]
     assert "failed to start" in message and "The previous binding was restored from the journal" in message
     assert record(lab.state("s4-rdp"), restore_record).header["kind"] == "restore"

@@ -53,9 +53,7 @@ def english_page(lab, tmp_path_factory) -> Path:
 def test_the_screenshot_shows_the_hosts_by_scenarios_matrix(english_page: Path, tmp_path: Path) -> None:
     png = screenshot(english_page, tmp_path / "report.png")
     report = json.loads((english_page.parent / "report.json").read_text())
-    clean_cells = sum(
-        1 for h in report["hosts"] for s in range(1, 7) if s not in h["scenarios"]
-    )
+    clean_cells = sum(1 for h in report["hosts"] for s in range(1, 7) if s not in h["scenarios"])
     # Every compliant cell is a green box of at least ~40x20 px; high and medium cells exist on the lab.
     assert pixel_count(png, OK_GREEN) > clean_cells * 800
     assert pixel_count(png, HIGH_RED) > 3 * 800
