@@ -99,9 +99,7 @@ def assert_cut_after(conn: LabConnection, record_id: str, k: int) -> None:
 # ---- the four fix modules -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("batch", "k"), [p for b in APPLY for p in pairs(b, positions(b.ops))], ids=str
-)
+@pytest.mark.parametrize(("batch", "k"), [p for b in APPLY for p in pairs(b, positions(b.ops))], ids=str)
 def test_an_apply_batch_cut_off_after_op_k_loses_nothing_and_recovers(fleets, batch: Batch, k: int) -> None:
     conn = fleets.host(batch.profile)
     original = comparable(conn.state())
