@@ -11,7 +11,6 @@ import datetime as dt
 import itertools
 import json
 import random
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +21,7 @@ import winrm
 from labtest import NOW, LabHost, base_profile, client, data, error_kind, make_host, run
 from test_wsman import command, create, receive, send, streams
 from winlab import executor, schannel
+from winlab.process import wait_until
 from winlab.profiles import parse_profile
 from winlab.runtime import Knobs
 from winlab.server import Credentials, HostAddress, WinRMListener, updated_knobs
@@ -157,11 +157,8 @@ def test_a_late_reply_is_held_once_and_the_batch_ran(tmp_path, keys) -> None:
 # ---- a host that restarts in the middle of a batch ----------------------------------------------
 
 
-def _wait(condition, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+def _wait(condition) -> None:
+    assert wait_until(condition, 10.0), "timed out"
 
 
 def later_host(tmp_path, keys) -> LabHost:

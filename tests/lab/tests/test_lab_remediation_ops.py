@@ -9,13 +9,13 @@ import datetime as dt
 import itertools
 import json
 import random
-import time
 
 import pytest
 from labtest import NOW, LabHost, base_profile, client, data, error_kind, make_host, run
 from test_wsman import command, create, receive, send, streams
 from winlab import schannel
 from winlab.host import LabHost as Host
+from winlab.process import wait_until
 from winlab.profiles import parse_profile
 from winlab.runtime import Knobs
 from winlab.tds.listener import start_tds_listeners
@@ -234,11 +234,8 @@ def _run_over_wsman(endpoint: WsmanEndpoint, ops: list[dict]) -> dict:
             return json.loads(stdout)
 
 
-def _wait(condition, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+def _wait(condition) -> None:
+    assert wait_until(condition, 10.0), "timed out"
 
 
 def test_os_reboot_takes_the_host_away_then_boots_it(tmp_path, keys) -> None:
